@@ -1,0 +1,199 @@
+"""Blocking: the union of equi-join rules over name variants -> candidate pairs.
+
+Reads ``records``, ``name_variants`` and ``name_tokens``; writes ``block_keys`` (one row per
+record and name variant, with every key a rule may use) and ``pairs`` (uid_l < uid_r,
+match_key = the first rule that found the pair). No rule is ever a cross join: each is an
+equi-join on its keys, and its pair count is estimated from key counts before anything is
+materialised, so a rule that would explode stops with :class:`PairExplosionError`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+from .config import BlockingRule, Settings
+from .errors import PairExplosionError
+from .standardise.names import variant_pairs
+
+log = logging.getLogger(__name__)
+
+#: How each key is computed from a ``block_keys`` row.
+_KEY_SQL: dict[str, str] = {
+    "fn": "fn", "sn": "sn",
+    "fn_metaphone": "fn_metaphone", "sn_metaphone": "sn_metaphone",
+    "fn_nysiis": "fn_nysiis", "sn_nysiis": "sn_nysiis",
+    "fn_initial": "fn_initial", "sn_initial": "sn_initial",
+    "dob": "dob", "dob_year": "dob_year", "dob_md": "dob_md", "dob_ym": "dob_ym",
+    "sex": "sex", "pc": "pc", "pc_outward": "pc_outward", "pc_sector": "pc_sector",
+    "nhs": "nhs",
+    # Asymmetric keys: this side's expression joins the other side's plain key.
+    "dob_swapped": "dob_swapped", "fn_alt": "alt",
+}
+#: For asymmetric keys, the key on the other side of the join.
+_PARTNER: dict[str, str] = {"dob_swapped": "dob", "fn_alt": "fn"}
+
+
+def block_keys_sql() -> str:
+    """SQL creating ``block_keys`` from ``records``, ``name_variants`` and ``name_tokens``."""
+    return """
+    CREATE OR REPLACE TABLE block_keys AS
+    SELECT v.uid, r.source, v.fn, v.sn,
+           tf.metaphone AS fn_metaphone, ts.metaphone AS sn_metaphone,
+           tf.nysiis AS fn_nysiis, ts.nysiis AS sn_nysiis,
+           v.fn[1] AS fn_initial, v.sn[1] AS sn_initial,
+           r.dob, r.dob_swapped, r.dob_year,
+           strftime(r.dob, '%m%d') AS dob_md, strftime(r.dob, '%Y%m') AS dob_ym,
+           r.sex, r.pc, r.pc_outward, r.pc_sector, r.nhs
+    FROM (
+        SELECT uid, fn, sn FROM name_variants
+        UNION  -- forename and surname recorded the other way round
+        SELECT uid, sn, fn FROM records WHERE fn IS NOT NULL AND sn IS NOT NULL
+    ) v
+    JOIN records r USING (uid)
+    LEFT JOIN name_tokens tf ON tf.name = v.fn
+    LEFT JOIN name_tokens ts ON ts.name = v.sn
+    """
+
+
+def _side_sql(rule: BlockingRule, *, partner: bool) -> str:
+    """The distinct (uid, source, k0, k1, ...) rows of one side of a rule's join."""
+    cols, where = [], []
+    needs_alt = False
+    for i, key in enumerate(rule.keys):
+        name = _PARTNER[key] if (partner and key in _PARTNER) else key
+        expr = _KEY_SQL[name]
+        needs_alt |= name == "fn_alt"
+        cols.append(f"{expr} AS k{i}")
+        where.append(f"{expr} IS NOT NULL")
+    src = "block_keys"
+    if needs_alt:
+        src = "block_keys JOIN name_alts ON name_alts.name = block_keys.fn"
+    return (
+        f"SELECT DISTINCT uid, source, {', '.join(cols)} FROM {src} WHERE {' AND '.join(where)}"
+    )
+
+
+def _is_symmetric(rule: BlockingRule) -> bool:
+    return not any(k in _PARTNER for k in rule.keys)
+
+
+def rule_pairs_sql(rule: BlockingRule, *, link_only: bool) -> str:
+    """SELECT uid_l, uid_r (uid_l < uid_r) of the pairs one rule generates."""
+    on = " AND ".join(f"a.k{i} = b.k{i}" for i in range(len(rule.keys)))
+    cross = " AND a.source <> b.source" if link_only else ""
+    if _is_symmetric(rule):
+        side = _side_sql(rule, partner=False)
+        return (
+            f"SELECT DISTINCT a.uid AS uid_l, b.uid AS uid_r FROM ({side}) a "
+            f"JOIN ({side}) b ON {on} AND a.uid < b.uid{cross}"
+        )
+    return (
+        "SELECT DISTINCT least(a.uid, b.uid) AS uid_l, greatest(a.uid, b.uid) AS uid_r "
+        f"FROM ({_side_sql(rule, partner=False)}) a "
+        f"JOIN ({_side_sql(rule, partner=True)}) b ON {on} AND a.uid <> b.uid{cross}"
+    )
+
+
+def rule_count_sql(rule: BlockingRule, *, link_only: bool) -> str:
+    """An upper bound of the pairs a rule generates, from key counts (no join of records)."""
+    keys = ", ".join(f"k{i}" for i in range(len(rule.keys)))
+    if _is_symmetric(rule):
+        side = _side_sql(rule, partner=False)
+        if link_only:
+            return (
+                f"SELECT coalesce(sum((t * t - s2) / 2), 0)::HUGEINT FROM ("
+                f"SELECT {keys}, sum(n) AS t, sum(n * n) AS s2 FROM ("
+                f"SELECT {keys}, source, count(*)::HUGEINT AS n FROM ({side}) "
+                f"GROUP BY ALL) GROUP BY {keys})"
+            )
+        return (
+            f"SELECT coalesce(sum(n * (n - 1) / 2), 0)::HUGEINT FROM ("
+            f"SELECT count(*)::HUGEINT AS n FROM ({side}) GROUP BY {keys})"
+        )
+    return (
+        f"SELECT coalesce(sum(a.n * b.n), 0)::HUGEINT FROM "
+        f"(SELECT {keys}, count(*)::HUGEINT AS n FROM ({_side_sql(rule, partner=False)}) "
+        f"GROUP BY {keys}) a JOIN "
+        f"(SELECT {keys}, count(*)::HUGEINT AS n FROM ({_side_sql(rule, partner=True)}) "
+        f"GROUP BY {keys}) b USING ({keys})"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RuleStats:
+    """What one blocking rule contributed."""
+
+    rule: str
+    estimated_pairs: int
+    pairs: int
+    new_pairs: int
+
+
+def register_name_alts(con: duckdb.DuckDBPyConnection) -> None:
+    """Create ``name_alts(name, alt)``: each name and every name it may stand for."""
+    alts = pd.DataFrame(sorted(variant_pairs()), columns=["name", "alt"])
+    con.register("_alts_df", alts)
+    con.execute(
+        "CREATE OR REPLACE TABLE name_alts AS "
+        "SELECT name, alt FROM _alts_df UNION "
+        "SELECT DISTINCT fn, fn FROM name_variants WHERE fn IS NOT NULL"
+    )
+    con.unregister("_alts_df")
+
+
+def generate_pairs(
+    con: duckdb.DuckDBPyConnection, settings: Settings, *, rules: Sequence[BlockingRule] | None = None
+) -> list[RuleStats]:
+    """Build ``block_keys`` and ``pairs`` (the union of every rule's pairs).
+
+    Raises:
+        PairExplosionError: a rule's estimated pair count exceeds ``settings.max_pairs``.
+    """
+    rules = tuple(settings.blocking if rules is None else rules)
+    link_only = settings.link_type == "link"
+    con.execute(block_keys_sql())
+    if any("fn_alt" in r.keys for r in rules):
+        register_name_alts(con)
+    estimates = []
+    for rule in rules:
+        est = int(con.execute(rule_count_sql(rule, link_only=link_only)).fetchone()[0])
+        if est > settings.max_pairs:
+            raise PairExplosionError(
+                f"blocking rule {rule.name!r} would generate about {est:,} pairs, more than "
+                f"max_pairs={settings.max_pairs:,}; add a key to the rule or raise max_pairs"
+            )
+        estimates.append(est)
+    con.execute("CREATE OR REPLACE TEMP TABLE _rule_pairs (uid_l BIGINT, uid_r BIGINT, rule INTEGER)")
+    for i, rule in enumerate(rules):
+        con.execute(
+            f"INSERT INTO _rule_pairs SELECT uid_l, uid_r, {i} FROM "
+            f"({rule_pairs_sql(rule, link_only=link_only)})"
+        )
+    names = "[" + ", ".join("'" + r.name.replace("'", "''") + "'" for r in rules) + "]"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE pairs AS
+        SELECT uid_l, uid_r, {names}[min(rule) + 1] AS match_key
+        FROM _rule_pairs GROUP BY uid_l, uid_r ORDER BY uid_l, uid_r
+        """
+    )
+    counts = dict(con.execute("SELECT rule, count(*) FROM _rule_pairs GROUP BY rule").fetchall())
+    firsts = dict(
+        con.execute(
+            "SELECT r, count(*) FROM (SELECT min(rule) AS r FROM _rule_pairs "
+            "GROUP BY uid_l, uid_r) GROUP BY r"
+        ).fetchall()
+    )
+    con.execute("DROP TABLE _rule_pairs")
+    stats = [
+        RuleStats(rule.name, estimates[i], int(counts.get(i, 0)), int(firsts.get(i, 0)))
+        for i, rule in enumerate(rules)
+    ]
+    for s in stats:
+        log.info("blocking rule %s: %d pairs (%d new)", s.rule, s.pairs, s.new_pairs)
+    return stats

@@ -1,0 +1,152 @@
+"""The comparisons cselink knows, as level tables (strongest level first).
+
+Name comparisons (``forename``, ``surname``) are evaluated per pair of name variants over
+columns that :mod:`cselink.comparisons.vectors` computes once per DISTINCT pair of names:
+``fn_l, fn_r, fn_jw, fn_alt, fn_phon, fn_other`` (and the ``sn_`` twins, plus ``sn_stem``).
+``*_other`` is true when the name came from an alias, a former surname, a surname part, a
+middle name or a forename/surname swap rather than the record's main name. Record
+comparisons read the two ``records`` rows as ``l.`` and ``r.``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from .levels import Comparison, ComparisonLevel
+
+L = ComparisonLevel
+
+FORENAME: Final = Comparison(
+    name="forename",
+    description="first given name, best over every name recorded",
+    levels=(
+        L(label="missing", condition="fn_l IS NULL OR fn_r IS NULL", is_null=True,
+          description="forename missing"),
+        L(label="exact", condition="fn_l = fn_r AND NOT fn_other", tf=True,
+          description="same forename"),
+        L(label="exact_other_name", condition="fn_l = fn_r", tf=True,
+          description="forename matches another recorded name"),
+        L(label="nickname_or_spelling", condition="fn_alt",
+          description="forename is a nickname or spelling variant"),
+        L(label="jaro_winkler_at_least_0.92", condition="fn_jw >= 0.92",
+          description="forename spelt slightly differently"),
+        L(label="similar_or_sounds_alike", condition="fn_jw >= 0.80 OR fn_phon",
+          description="forename similar or sounds alike"),
+        L(label="initial", condition="(length(fn_l) = 1 OR length(fn_r) = 1) "
+                                     "AND fn_l[1] = fn_r[1]",
+          description="forename initial agrees"),
+        L(label="different", condition="TRUE", description="forenames differ"),
+    ),
+)
+
+SURNAME: Final = Comparison(
+    name="surname",
+    description="surname, best over aliases, former surnames and parts of double-barrelled names",
+    levels=(
+        L(label="missing", condition="sn_l IS NULL OR sn_r IS NULL", is_null=True,
+          description="surname missing"),
+        L(label="exact", condition="sn_l = sn_r AND NOT sn_other", tf=True,
+          description="same surname"),
+        L(label="exact_other_name", condition="sn_l = sn_r", tf=True,
+          description="surname matches another recorded surname"),
+        L(label="jaro_winkler_at_least_0.92", condition="sn_jw >= 0.92 OR sn_stem",
+          description="surname spelt slightly differently"),
+        L(label="similar_or_sounds_alike", condition="sn_jw >= 0.80 OR sn_phon",
+          description="surname similar or sounds alike"),
+        L(label="different", condition="TRUE", description="surnames differ"),
+    ),
+)
+
+_YMD = "strftime({}.dob, '%Y%m%d')"
+
+DOB: Final = Comparison(
+    name="dob",
+    description="date of birth; placeholders count as missing, year-only dates as the year",
+    levels=(
+        L(label="missing", condition="l.dob_year IS NULL OR r.dob_year IS NULL", is_null=True,
+          description="date of birth missing or a placeholder"),
+        L(label="exact", condition="l.dob = r.dob", description="same date of birth"),
+        L(label="day_month_swapped", condition="l.dob = r.dob_swapped",
+          description="day and month of birth swapped"),
+        L(label="one_edit",
+          condition=f"damerau_levenshtein({_YMD.format('l')}, {_YMD.format('r')}) <= 1",
+          description="date of birth differs by one digit"),
+        L(label="same_year_and_month",
+          condition="year(l.dob) = year(r.dob) AND month(l.dob) = month(r.dob)",
+          description="same year and month of birth"),
+        L(label="year_off_by_one",
+          condition="abs(year(l.dob) - year(r.dob)) = 1 AND month(l.dob) = month(r.dob) "
+                    "AND day(l.dob) = day(r.dob)",
+          description="year of birth off by one"),
+        L(label="same_year", condition="l.dob_year = r.dob_year",
+          description="same year of birth"),
+        L(label="different", condition="TRUE", description="dates of birth differ"),
+    ),
+)
+
+POSTCODE: Final = Comparison(
+    name="postcode",
+    description="postcode: full, sector (TA1 2), district (TA1), or one character apart",
+    levels=(
+        L(label="missing", condition="l.pc IS NULL OR r.pc IS NULL", is_null=True,
+          description="postcode missing"),
+        L(label="exact", condition="l.pc = r.pc", description="same postcode"),
+        L(label="sector", condition="l.pc_sector = r.pc_sector",
+          description="same postcode sector"),
+        L(label="district", condition="l.pc_outward = r.pc_outward",
+          description="same postcode district"),
+        L(label="one_edit", condition="levenshtein(l.pc, r.pc) <= 1",
+          description="postcode differs by one character"),
+        L(label="different", condition="TRUE", description="postcodes differ"),
+    ),
+)
+
+_JACCARD = (
+    "len(list_intersect(l.addr_tokens, r.addr_tokens)) / "
+    "len(list_distinct(list_concat(l.addr_tokens, r.addr_tokens)))"
+)
+
+ADDRESS: Final = Comparison(
+    name="address",
+    description="address words in common (Jaccard) or the whole address nearly the same",
+    levels=(
+        L(label="missing", condition="l.addr IS NULL OR r.addr IS NULL", is_null=True,
+          description="address missing"),
+        L(label="exact", condition="l.addr = r.addr", description="same address"),
+        L(label="most_words",
+          condition=f"{_JACCARD} >= 0.7 OR jaro_winkler_similarity(l.addr, r.addr) >= 0.95",
+          description="address mostly the same"),
+        L(label="some_words", condition=f"{_JACCARD} >= 0.4",
+          description="address partly the same"),
+        L(label="different", condition="TRUE", description="addresses differ"),
+    ),
+)
+
+SEX: Final = Comparison(
+    name="sex",
+    description="sex recorded",
+    levels=(
+        L(label="missing", condition="l.sex IS NULL OR r.sex IS NULL", is_null=True,
+          description="sex not recorded"),
+        L(label="agree", condition="l.sex = r.sex", description="same sex"),
+        L(label="different", condition="TRUE", description="sex differs"),
+    ),
+)
+
+NHS_NUMBER: Final = Comparison(
+    name="nhs_number",
+    description="NHS number (valid check digit only)",
+    levels=(
+        L(label="missing", condition="l.nhs IS NULL OR r.nhs IS NULL", is_null=True,
+          description="no valid NHS number on both"),
+        L(label="agree", condition="l.nhs = r.nhs", description="same NHS number"),
+        L(label="different", condition="TRUE", description="NHS numbers differ"),
+    ),
+)
+
+#: Every comparison by name.
+COMPARISONS: Final[dict[str, Comparison]] = {
+    c.name: c for c in (FORENAME, SURNAME, DOB, POSTCODE, ADDRESS, SEX, NHS_NUMBER)
+}
+#: Comparisons evaluated over name variants rather than record columns.
+NAME_COMPARISONS: Final[frozenset[str]] = frozenset({"forename", "surname"})

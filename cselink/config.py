@@ -1,0 +1,197 @@
+"""Settings of a linkage run: frozen dataclasses, read from and written to TOML/dicts.
+
+Settings are declarative and carry no SQL: blocking rules name keys, comparisons are
+chosen by name from :mod:`cselink.comparisons.library`, and the SQL is compiled later.
+Trained parameters are not settings; they live in the model file (:mod:`cselink.scoring.model`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from .errors import ConfigError
+
+#: Keys a blocking rule may join on (columns of the ``block_keys`` table).
+BLOCKING_KEYS: Final[tuple[str, ...]] = (
+    "fn", "sn", "fn_metaphone", "sn_metaphone", "fn_nysiis", "sn_nysiis", "fn_initial",
+    "sn_initial", "fn_alt", "dob", "dob_swapped", "dob_year", "dob_md", "dob_ym", "sex",
+    "pc", "pc_outward", "pc_sector", "nhs",
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BlockingRule:
+    """An equi-join on keys: two records are candidates when every key agrees.
+
+    ``dob_swapped`` on one side joins ``dob`` on the other (day and month transposed).
+    ``fn_alt`` joins a forename to each name it may stand for (nicknames, spellings).
+    Name keys are taken over every name variant of a record.
+    """
+
+    name: str
+    keys: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.keys:
+            raise ConfigError(f"blocking rule {self.name!r} has no keys")
+
+
+#: Default rules: each catches the matches the others miss (a changed surname, a DOB error,
+#: a changed forename, a nickname, a swapped day/month), none is a cross join.
+DEFAULT_BLOCKING: Final[tuple[BlockingRule, ...]] = (
+    BlockingRule(name="dob+surname", keys=("dob", "sn_metaphone")),
+    BlockingRule(name="dob+forename", keys=("dob", "fn_metaphone")),
+    BlockingRule(name="dob+nickname", keys=("dob", "fn_alt")),
+    BlockingRule(name="swapped_dob+forename_initial", keys=("dob_swapped", "fn_initial")),
+    BlockingRule(name="names+birth_year", keys=("fn_metaphone", "sn_metaphone", "dob_year")),
+    BlockingRule(name="names+birth_day_month", keys=("fn_metaphone", "sn_metaphone", "dob_md")),
+    BlockingRule(name="surname+initial+birth_month", keys=("sn", "fn_initial", "dob_ym")),
+    BlockingRule(name="postcode+forename_initial", keys=("pc", "fn_initial")),
+    BlockingRule(name="postcode+surname_initial", keys=("pc", "sn_initial")),
+    BlockingRule(name="dob+postcode", keys=("dob", "pc")),
+    BlockingRule(name="dob+postcode_district", keys=("dob", "pc_outward")),
+    BlockingRule(name="names+postcode_district", keys=("fn_metaphone", "sn_metaphone",
+                                                       "pc_outward")),
+    BlockingRule(name="nhs_number", keys=("nhs",)),
+)
+
+#: Comparisons in the default model, by library name.
+DEFAULT_COMPARISONS: Final[tuple[str, ...]] = (
+    "forename", "surname", "dob", "postcode", "address", "sex", "nhs_number",
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EMConfig:
+    """Expectation-maximisation over comparison-pattern counts."""
+
+    max_iterations: int = 200
+    tolerance: float = 1e-6
+    #: False: EM estimates m, u and the prior within the candidate pairs (a two-class
+    #: mixture). True: u stays at its random-sampling estimate (Splink's approach).
+    fix_u: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything that shapes a linkage run, apart from the data and the trained model.
+
+    Attributes:
+        link_type: "link" compares records of different sources only; "dedupe" compares
+            every pair, within and across sources.
+        blocking: the union of these rules makes the candidate pairs.
+        comparisons: comparison names from :mod:`cselink.comparisons.library`.
+        max_pairs: stop before materialising a rule estimated to give more pairs.
+        u_sample_pairs: random pairs sampled to estimate u.
+        seed: seeds every random step (sampling), so runs are reproducible.
+        tf_adjust: adjust exact name matches for how common the name is.
+        tf_weight_cap: largest term-frequency adjustment, in bits, either way.
+        twins_probability: the probability given to a pair that looks like twins (same
+            surname, DOB and address, clearly different forenames, no shared NHS number).
+        threshold: default match probability to accept a link.
+    """
+
+    link_type: Literal["link", "dedupe"] = "dedupe"
+    blocking: tuple[BlockingRule, ...] = DEFAULT_BLOCKING
+    comparisons: tuple[str, ...] = DEFAULT_COMPARISONS
+    max_pairs: int = 200_000_000
+    u_sample_pairs: int = 300_000
+    seed: int = 42
+    tf_adjust: bool = True
+    tf_weight_cap: float = 6.0
+    twins_probability: float = 0.001
+    threshold: float = 0.5
+    em: EMConfig = field(default_factory=EMConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict that :meth:`from_dict` turns back into equal settings."""
+        out = asdict(self)
+        out["blocking"] = [{"name": r.name, "keys": list(r.keys)} for r in self.blocking]
+        out["comparisons"] = list(self.comparisons)
+        return out
+
+    def hash(self) -> str:
+        """A short stable hash of the settings (stored in model files)."""
+        text = json.dumps(self.to_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, file: str | None = None) -> Settings:
+        """Settings from a dict (as read from TOML), collecting every problem.
+
+        Raises:
+            ConfigError: with ``.problems`` listing every unknown or ill-typed entry.
+        """
+        from .comparisons.library import COMPARISONS
+
+        problems: list[str] = []
+        known = {f.name for f in fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in known:
+                problems.append(_unknown("setting", key, known))
+                continue
+            kwargs[key] = value
+        if "blocking" in kwargs:
+            rules = []
+            for i, rule in enumerate(kwargs["blocking"]):
+                keys = tuple(rule.get("keys", ()))
+                for k in keys:
+                    if k not in BLOCKING_KEYS:
+                        problems.append(_unknown(f"blocking rule {i + 1} key", k, BLOCKING_KEYS))
+                if not keys:
+                    problems.append(f"blocking rule {i + 1} has no keys")
+                rules.append(BlockingRule(name=rule.get("name", "+".join(keys) or f"rule{i + 1}"),
+                                          keys=keys or ("dob",)))
+            kwargs["blocking"] = tuple(rules)
+        if "comparisons" in kwargs:
+            for name in kwargs["comparisons"]:
+                if name not in COMPARISONS:
+                    problems.append(_unknown("comparison", name, COMPARISONS))
+            kwargs["comparisons"] = tuple(kwargs["comparisons"])
+        if "em" in kwargs:
+            em = kwargs["em"]
+            em_known = {f.name for f in fields(EMConfig)}
+            for key in em:
+                if key not in em_known:
+                    problems.append(_unknown("em setting", key, em_known))
+            kwargs["em"] = EMConfig(**{k: v for k, v in em.items() if k in em_known})
+        if kwargs.get("link_type", "dedupe") not in ("link", "dedupe"):
+            problems.append("link_type must be 'link' or 'dedupe'")
+        threshold = kwargs.get("threshold", 0.5)
+        if not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
+            problems.append("threshold must be a number from 0 to 1")
+        if problems:
+            raise ConfigError(
+                f"{len(problems)} problem(s) in settings: " + "; ".join(problems),
+                problems, file=file,
+            )
+        return cls(**kwargs)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Settings:
+        """Settings from a TOML file (the keys of :meth:`to_dict`)."""
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError("settings file not found", file=str(path)) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"settings file does not parse: {exc}", file=str(path)) from None
+        return cls.from_dict(data, file=str(path))
+
+
+def _unknown(what: str, name: str, known: Any) -> str:
+    close = difflib.get_close_matches(str(name), sorted(known), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown {what} {name!r}{hint}"

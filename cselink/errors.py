@@ -1,0 +1,110 @@
+"""Exceptions raised on purpose by cselink.
+
+Every error cselink raises deliberately derives from :class:`CselinkError`, so
+callers can catch one class, and the CLI can turn any of them into exit status 2
+with a one-line message. Messages name files, rows, columns, record ids and
+counts, never personal values (names, dates of birth, addresses).
+
+Hierarchy::
+
+    CselinkError
+    ├── UsageError            bad arguments to the API or the CLI
+    ├── ConfigError           a config or mapping that does not validate (.problems)
+    ├── InputDataError        unreadable input, missing/ill-typed columns, duplicate ids
+    ├── PairExplosionError    a blocking rule would produce more than max_pairs pairs
+    ├── ModelNotFittedError   scoring asked of a model that has no parameters yet
+    └── IndexStaleError       a persisted index built from other source files
+
+    ConvergenceWarning(UserWarning)   EM stopped before it converged
+    DataQualityWarning(UserWarning)   a value was unusable and treated as missing
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class CselinkError(Exception):
+    """Base class of every error cselink raises on purpose.
+
+    Args:
+        message: what went wrong, without personal values.
+        file: the input file concerned, if any.
+        row: the 1-based data row number (header excluded), if any.
+        column: the column concerned, if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.row = row
+        self.column = column
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        """The message prefixed with ``file, row N, column 'c':`` where known."""
+        where = []
+        if self.file is not None:
+            where.append(str(self.file))
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column is not None:
+            where.append(f"column {self.column!r}")
+        prefix = ", ".join(where)
+        return f"{prefix}: {self.message}" if prefix else self.message
+
+
+class UsageError(CselinkError):
+    """Bad arguments to the API or the command line."""
+
+
+class ConfigError(CselinkError):
+    """A configuration or mapping that does not validate.
+
+    Args:
+        message: summary line.
+        problems: every problem found, one string each.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        problems: Sequence[str] = (),
+        *,
+        file: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        self.problems = tuple(problems)
+        super().__init__(message, file=file, row=row, column=column)
+
+
+class InputDataError(CselinkError):
+    """Input that cannot be read or mapped to the canonical schema."""
+
+
+class PairExplosionError(CselinkError):
+    """A blocking rule would generate more candidate pairs than allowed."""
+
+
+class ModelNotFittedError(CselinkError):
+    """The model has no trained parameters yet."""
+
+
+class IndexStaleError(CselinkError):
+    """A persisted index was built from different source files."""
+
+
+class ConvergenceWarning(UserWarning):
+    """EM stopped at its iteration limit before the parameters converged."""
+
+
+class DataQualityWarning(UserWarning):
+    """A value was unusable (e.g. an unparseable date) and treated as missing."""

@@ -1,0 +1,848 @@
+"""Ingest: read every source, apply its mapping, validate, and account for every row.
+
+Writes two tables (contracts in :mod:`cselink.schema`):
+
+``input_records``
+    uid BIGINT (0..n-1, by source order then row_number), source, record_id,
+    row_number BIGINT (1-based data row of the file), forename, middle_names, surname,
+    aliases VARCHAR[], former_surnames VARCHAR[], dob DATE, sex ('M'|'F'|'U'|NULL),
+    address, postcode, nhs_number VARCHAR, nhs_number_valid BOOLEAN
+``rejects``
+    source, row_number, record_id, column, reason (never a personal value)
+
+Values are kept as recorded (trimmed; empty -> NULL). Ingest only does what the
+mapping defines: split a full name, split list columns, parse dates with the
+declared formats, map sex codes, extract a postcode from the address, fill
+constants. Standardising is the engine's job.
+
+A row is rejected when it has no record_id, no usable name (no forename, surname
+or alias), repeats an earlier record_id of its source, or could not be parsed
+from the file. A bad optional value (a date that does not parse, an unknown sex
+code, an NHS number that fails its check digit) keeps the row, with the value
+NULL (or ``nhs_number_valid`` false) and a warning count in the
+:class:`IngestReport`. Always ``rows_read == rows_used + rows_rejected``.
+
+Everything per row is DuckDB SQL over the raw table; Python only builds the SQL.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import pandas as pd
+
+from cselink import io as cio
+from cselink._sql import quote_ident
+from cselink.errors import ConfigError, InputDataError, UsageError
+from cselink.mapping import (
+    Mapping,
+    did_you_mean,
+    is_day_first,
+    swap_day_month,
+)
+from cselink.schema import INPUT_TABLE, LIST_COLUMNS, REJECTS_TABLE
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "DateOrderFinding",
+    "IngestReport",
+    "IngestWarning",
+    "Source",
+    "SourceReport",
+    "load_sources",
+    "source_from_spec",
+]
+
+OnDuplicate = Literal["reject", "raise"]
+
+#: Whitespace trimmed from every value (spaces, tabs, line ends, no-break space, BOM).
+_TRIM = " \t\r\n\x0b\x0c\u00a0\u200b\ufeff"
+
+#: A UK postcode inside free text (outward code, optional space, inward code).
+POSTCODE_PATTERN = r"(?i)\b([A-Z]{1,2}[0-9][A-Z0-9]?\s?[0-9][A-Z]{2})\b"
+
+#: Formats always tried after the declared ones: an ISO date is never ambiguous.
+_ISO_DATE = "%Y-%m-%d"
+
+_SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+# Reasons written to the rejects table.
+REASON_MISSING_ID = "missing record_id"
+REASON_NO_NAME = "no usable name (no forename, surname, full name or alias)"
+REASON_DUPLICATE = "duplicate record_id"
+
+# Reasons of warning counts.
+WARN_DOB = "unparseable date of birth (set to NULL)"
+WARN_SEX = "unmapped sex code (set to U)"
+WARN_NHS = "invalid NHS number (length, check digit or placeholder; not used as evidence)"
+WARN_POSTCODE = "no UK postcode found in the address"
+WARN_SOURCE = "value differs from the source name (the source name is used)"
+WARN_SWAPPED = "dates that parse only with day and month swapped"
+WARN_EMPTY = "no data rows"
+WARN_MIXED = "dates in both day-first and month-first order"
+
+
+# --------------------------------------------------------------------------- public types
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One input: a file, DataFrame or DuckDB relation, and how to map it.
+
+    Attributes:
+        name: the source name written to the ``source`` column.
+        data: a path (CSV, Parquet, xlsx), a pandas DataFrame or a DuckDB relation.
+        mapping: the source mapping; None means the file has canonical columns.
+    """
+
+    name: str
+    data: str | Path | pd.DataFrame | duckdb.DuckDBPyRelation
+    mapping: Mapping | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IngestWarning:
+    """How many used rows of a source had an unusable value in one column, and why."""
+
+    source: str
+    column: str
+    header: str | None
+    reason: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class DateOrderFinding:
+    """What the data says about day/month order when a mapping allows both.
+
+    ``day_first_only`` counts values only the day-first format reads (first part
+    over 12), ``month_first_only`` values only the month-first one reads, ``either``
+    values both read. ``conclusion`` is ``day_first`` or ``month_first`` (the
+    other format was dropped), ``mixed`` (both kept, in the mapping's order) or
+    ``undetermined`` (no value decides; the mapping's order is used).
+    """
+
+    source: str
+    header: str
+    day_first: str
+    month_first: str
+    day_first_only: int
+    month_first_only: int
+    either: int
+    conclusion: str
+    formats_used: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class SourceReport:
+    """What ingest did with one source."""
+
+    name: str
+    file: str | None
+    format: str
+    encoding: str | None
+    delimiter: str | None
+    rows_read: int = 0
+    rows_used: int = 0
+    rows_rejected: int = 0
+    columns: dict[str, str] = field(default_factory=dict)
+    ignored_columns: tuple[str, ...] = ()
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """Counts per source, warnings and date-order findings of one :func:`load_sources` call.
+
+    Invariant: for every source ``rows_read == rows_used + rows_rejected``.
+    """
+
+    sources: list[SourceReport] = field(default_factory=list)
+    warnings: list[IngestWarning] = field(default_factory=list)
+    date_orders: list[DateOrderFinding] = field(default_factory=list)
+    table: str = INPUT_TABLE
+    rejects_table: str = REJECTS_TABLE
+
+    @property
+    def rows_read(self) -> int:
+        """Data rows read over all sources."""
+        return sum(s.rows_read for s in self.sources)
+
+    @property
+    def rows_used(self) -> int:
+        """Rows written to the input table."""
+        return sum(s.rows_used for s in self.sources)
+
+    @property
+    def rows_rejected(self) -> int:
+        """Rows written to the rejects table."""
+        return sum(s.rows_rejected for s in self.sources)
+
+    def source(self, name: str) -> SourceReport:
+        """The report of one source by name."""
+        for s in self.sources:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def warning_count(self, source: str, column: str, reason: str | None = None) -> int:
+        """The number of warnings of a source and canonical column (and reason)."""
+        return sum(
+            w.count
+            for w in self.warnings
+            if w.source == source and w.column == column and (reason is None or w.reason == reason)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain JSON-ready data."""
+        return {
+            "table": self.table,
+            "rejects_table": self.rejects_table,
+            "rows_read": self.rows_read,
+            "rows_used": self.rows_used,
+            "rows_rejected": self.rows_rejected,
+            "sources": [asdict(s) for s in self.sources],
+            "warnings": [asdict(w) for w in self.warnings],
+            "date_orders": [asdict(d) for d in self.date_orders],
+        }
+
+
+# --------------------------------------------------------------------------- specs
+
+
+def source_from_spec(spec: str) -> Source:
+    """Parse the CLI form ``NAME=PATH[:MAPPING.toml]`` (or a bare ``PATH[:MAPPING.toml]``).
+
+    Without ``NAME=``, the name is the mapping's source name, else the file stem.
+
+    Raises:
+        UsageError: an empty spec, name or path.
+        ConfigError: the mapping does not load.
+    """
+    text = spec.strip()
+    if not text:
+        raise UsageError("empty source: expected NAME=PATH[:MAPPING.toml]")
+    name: str | None = None
+    head, sep, rest = text.partition("=")
+    if sep and _SOURCE_NAME.match(head.strip()) and "/" not in head and "\\" not in head:
+        name, text = head.strip(), rest.strip()
+    mapping: Mapping | None = None
+    path_part, colon, map_part = text.rpartition(":")
+    if colon and map_part.lower().endswith(".toml") and path_part:
+        mapping = Mapping.from_toml(map_part)
+        text = path_part
+    if not text:
+        raise UsageError(f"no file in source {spec!r}: expected NAME=PATH[:MAPPING.toml]")
+    path = Path(text).expanduser()
+    if name is None:
+        name = (mapping.source_name() if mapping else None) or path.stem
+    return Source(name=name, data=path, mapping=mapping)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_sources(
+    con: duckdb.DuckDBPyConnection,
+    sources: Sequence[Source],
+    *,
+    table: str = INPUT_TABLE,
+    rejects_table: str = REJECTS_TABLE,
+    on_duplicate: OnDuplicate = "reject",
+) -> IngestReport:
+    """Read, map and validate sources into ``table`` and ``rejects_table``.
+
+    Args:
+        con: the DuckDB connection the tables are written to.
+        sources: the sources, in the order that numbers their uids.
+        table: name of the table of usable records (replaced).
+        rejects_table: name of the table of rejected rows (replaced).
+        on_duplicate: ``"reject"`` sends a repeated record_id to the rejects table
+            (the first is kept); ``"raise"`` makes it an :class:`InputDataError`.
+
+    Returns:
+        The counts, warnings and date-order findings.
+
+    Raises:
+        UsageError: no sources, a repeated source name or a bad argument.
+        InputDataError: a file that cannot be read, a missing required column.
+        ConfigError: a mapping naming columns the file does not have.
+    """
+    if not sources:
+        raise UsageError("no sources given")
+    if on_duplicate not in ("reject", "raise"):
+        raise UsageError(f"on_duplicate must be 'reject' or 'raise', not {on_duplicate!r}")
+    if table == rejects_table:
+        raise UsageError("the input and rejects tables must have different names")
+    names = [s.name for s in sources]
+    for s in sources:
+        if not isinstance(s, Source):
+            raise UsageError(f"expected a Source, got {type(s).__name__}")
+        if not isinstance(s.name, str) or not s.name.strip():
+            raise UsageError("a source name must be a non-empty string")
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise UsageError(f"source name given more than once: {', '.join(dupes)}")
+
+    report = IngestReport(table=table, rejects_table=rejects_table)
+    temps: list[str | None] = []
+    stages: list[str] = []
+    try:
+        for index, src in enumerate(sources):
+            raw = _read(con, src)
+            temps.extend([raw.table, raw.malformed])
+            stage = cio.temp_name("stage")
+            temps.append(stage)
+            _stage_source(con, src, index, raw, stage, report, on_duplicate)
+            stages.append(stage)
+        _write_outputs(con, stages, table, rejects_table)
+    finally:
+        cio.drop_temp(con, *temps)
+    for s in report.sources:
+        if s.rows_read != s.rows_used + s.rows_rejected:  # pragma: no cover - invariant
+            raise RuntimeError(f"ingest lost rows of source {s.name!r}")
+    logger.info(
+        "ingested %d sources: %d rows read, %d used, %d rejected",
+        len(report.sources), report.rows_read, report.rows_used, report.rows_rejected,
+    )
+    return report
+
+
+def _read(con: duckdb.DuckDBPyConnection, src: Source) -> cio.RawSource:
+    mapping = src.mapping
+    data = src.data
+    if isinstance(data, pd.DataFrame):
+        return cio.read_dataframe_raw(con, data)
+    if isinstance(data, duckdb.DuckDBPyRelation):
+        return cio.read_relation_raw(con, data)
+    if not isinstance(data, str | Path):
+        raise UsageError(
+            f"source {src.name!r}: data must be a path, a pandas DataFrame or a DuckDB "
+            f"relation, not {type(data).__name__}"
+        )
+    path = Path(data).expanduser()
+    cio.check_readable_file(path)
+    fmt = cio.detect_format(path, mapping.format if mapping else None)
+    if fmt == "parquet":
+        return cio.read_parquet_raw(con, path)
+    if fmt == "xlsx":
+        return cio.read_xlsx_raw(con, path, sheet=mapping.sheet if mapping else None)
+    needed = 2 if mapping is None else max(1, len(set(mapping.columns.values())))
+    return cio.read_csv_raw(
+        con,
+        path,
+        encoding=mapping.encoding if mapping else None,
+        delimiter=mapping.delimiter if mapping else None,
+        min_columns=needed,
+    )
+
+
+def _resolve_mapping(src: Source, raw: cio.RawSource) -> Mapping:
+    """The mapping in force, checked against the source's headers."""
+    headers = list(raw.headers)
+    dup = sorted({h for h in headers if headers.count(h) > 1})
+    if src.mapping is None:
+        mapping = Mapping.canonical(headers)
+        if "record_id" not in mapping.columns:
+            raise InputDataError(
+                f"missing required column 'record_id'{did_you_mean('record_id', headers)}",
+                file=raw.file, column="record_id",
+            )
+        used = set(mapping.columns.values())
+        if "source" in headers:
+            used.add("source")
+    else:
+        mapping = src.mapping
+        problems = mapping.missing_columns(headers)
+        if problems:
+            where = f" (mapping {mapping.origin})" if mapping.origin else ""
+            raise ConfigError(
+                f"the mapping names columns the file does not have{where}: "
+                + "; ".join(problems),
+                problems,
+                file=raw.file,
+                column=next(
+                    (h for h in mapping.columns.values() if h not in set(headers)), None
+                ),
+            )
+        used = set(mapping.columns.values())
+    clash = sorted(h for h in dup if h in used)
+    if clash:
+        raise InputDataError(
+            f"column header {clash[0]!r} appears more than once", file=raw.file,
+            column=clash[0],
+        )
+    return mapping
+
+
+class _Sql:
+    """Builds the value expressions of one source over its raw table (alias ``r``)."""
+
+    def __init__(self, raw: cio.RawSource, mapping: Mapping) -> None:
+        self.raw = raw
+        self.mapping = mapping
+        self.params: dict[str, Any] = {"trim": _TRIM}
+        self._n = 0
+
+    def param(self, value: Any) -> str:
+        self._n += 1
+        key = f"p{self._n}"
+        self.params[key] = value
+        return f"${key}"
+
+    def type_of(self, canonical: str) -> str | None:
+        header = self.mapping.columns.get(canonical)
+        if header is None:
+            return "VARCHAR" if canonical in self.mapping.constants else None
+        return self.raw.types[self.raw.headers.index(header)].upper()
+
+    def ref(self, canonical: str) -> str | None:
+        """The raw column (or constant) of a canonical column, before conversion."""
+        header = self.mapping.columns.get(canonical)
+        if header is not None:
+            return "r." + quote_ident(self.raw.column(header))
+        if canonical in self.mapping.constants:
+            return f"CAST({self.param(self.mapping.constants[canonical])} AS VARCHAR)"
+        return None
+
+    def text(self, canonical: str) -> str:
+        """The value as trimmed VARCHAR, empty -> NULL."""
+        ref = self.ref(canonical)
+        if ref is None:
+            return "CAST(NULL AS VARCHAR)"
+        typ = self.type_of(canonical) or "VARCHAR"
+        if typ.endswith("[]"):
+            sep = self.param(self.mapping.separator(canonical)
+                             if canonical in LIST_COLUMNS else " ")
+            as_text = f"array_to_string(CAST({ref} AS VARCHAR[]), {sep})"
+        elif typ in ("DOUBLE", "FLOAT", "REAL"):
+            as_text = (
+                f"CASE WHEN NOT isfinite({ref}) THEN NULL "
+                f"WHEN {ref} = trunc({ref}) AND abs({ref}) < 1e15 "
+                f"THEN CAST(CAST({ref} AS BIGINT) AS VARCHAR) ELSE CAST({ref} AS VARCHAR) END"
+            )
+        elif typ == "DATE":
+            as_text = f"strftime({ref}, '%Y-%m-%d')"
+        elif typ == "VARCHAR":
+            as_text = ref
+        else:
+            as_text = f"CAST({ref} AS VARCHAR)"
+        return f"NULLIF(trim({as_text}, $trim), '')"
+
+    def items(self, canonical: str) -> str:
+        """A list column: split on the separator, items trimmed, empty items dropped."""
+        ref = self.ref(canonical)
+        if ref is None:
+            return "CAST(NULL AS VARCHAR[])"
+        typ = self.type_of(canonical) or "VARCHAR"
+        if typ.endswith("[]"):
+            parts = f"CAST({ref} AS VARCHAR[])"
+        else:
+            sep = self.param(self.mapping.separator(canonical))
+            parts = f"string_split({self.text(canonical)}, {sep})"
+        kept = (
+            f"list_filter(list_transform({parts}, lambda s: NULLIF(trim(s, $trim), '')), "
+            f"lambda s: s IS NOT NULL)"
+        )
+        return f"CASE WHEN len({kept}) > 0 THEN {kept} END"
+
+
+def _stage_source(
+    con: duckdb.DuckDBPyConnection,
+    src: Source,
+    index: int,
+    raw: cio.RawSource,
+    stage: str,
+    report: IngestReport,
+    on_duplicate: OnDuplicate,
+) -> None:
+    mapping = _resolve_mapping(src, raw)
+    sql = _Sql(raw, mapping)
+    rt = quote_ident(raw.table)
+    cols = mapping.columns
+
+    # ---- date formats, after checking the data for day/month order
+    dob_type = sql.type_of("dob")
+    formats = list(mapping.dob_formats)
+    findings: list[DateOrderFinding] = []
+    if dob_type is not None and not _is_temporal(dob_type):
+        formats, findings = _date_order(con, sql, src.name, formats, rt)
+    tried = formats + ([_ISO_DATE] if _ISO_DATE not in formats else [])
+
+    # ---- name parts
+    if "full_name" in cols:
+        full = f"regexp_replace({sql.text('full_name')}, '\\s+', ' ', 'g')"
+        name_parts = _full_name_sql(mapping.name_order)
+        name_select = f"{full} AS fn"
+    else:
+        name_parts = (
+            f"{sql.text('forename')} AS forename, {sql.text('middle_names')} AS middle_names, "
+            f"{sql.text('surname')} AS surname"
+        )
+        name_select = "CAST(NULL AS VARCHAR) AS fn"
+
+    # ---- date of birth
+    dob_native = "CAST(NULL AS DATE)"
+    if dob_type is None:
+        dob_text = "CAST(NULL AS VARCHAR)"
+        dob = "CAST(NULL AS DATE)"
+    elif _is_temporal(dob_type):
+        dob_text = sql.text("dob")
+        dob_native = f"CAST({sql.ref('dob')} AS DATE)"
+        dob = "dob_native"
+    else:
+        dob_text = sql.text("dob")
+        dob = (
+            f"coalesce(CAST(try_strptime(dob_text, {sql.param(tried)}::VARCHAR[]) AS DATE), "
+            f"CASE WHEN regexp_matches(dob_text, '^\\d{{4}}-\\d{{2}}-\\d{{2}}[T ]') "
+            f"THEN CAST(TRY_CAST(dob_text AS TIMESTAMP) AS DATE) END)"
+        )
+
+    # ---- sex
+    codes = mapping.effective_sex_codes
+    whens = " ".join(
+        f"WHEN list_contains({sql.param([c.upper() for c in cl])}::VARCHAR[], upper(sex_text)) "
+        f"THEN '{k}'"
+        for k, cl in codes.items()
+        if cl
+    )
+    sex = f"CASE WHEN sex_text IS NULL THEN NULL {whens} ELSE 'U' END"
+    every_code = sql.param([c.upper() for cl in codes.values() for c in cl])
+    sex_known = f"(sex_text IS NULL OR list_contains({every_code}::VARCHAR[], upper(sex_text)))"
+
+    # ---- postcode
+    postcode = sql.text("postcode")
+    extract = mapping.postcode_in_address and ("address" in cols or "address" in mapping.constants)
+    if extract:
+        found = f"regexp_extract_all(address, {sql.param(POSTCODE_PATTERN)}, 1)"
+        postcode = f"coalesce(postcode_text, CASE WHEN len({found}) > 0 THEN {found}[-1] END)"
+    else:
+        postcode = "postcode_text"
+
+    # ---- the file's own source column (canonical files), for a warning only
+    file_source = "CAST(NULL AS VARCHAR)"
+    if src.mapping is None and "source" in raw.headers:
+        file_source = f"NULLIF(trim(CAST(r.{quote_ident(raw.column('source'))} AS VARCHAR), " \
+                      f"$trim), '')"
+
+    record_header = cols["record_id"]
+    name_headers = ", ".join(
+        cols[c] for c in ("full_name", "forename", "surname", "aliases") if c in cols
+    ) or "forename, surname"
+    nhs_valid = _nhs_valid_sql("nhs_number")
+
+    stage_sql = f"""
+CREATE TEMP TABLE {quote_ident(stage)} AS
+WITH t0 AS (
+    SELECT r.{cio.ROW_COLUMN} AS row_number,
+           {sql.text('record_id')} AS record_id,
+           {name_select},
+           {name_parts if 'full_name' not in cols else 'NULL AS _np'},
+           {sql.items('aliases')} AS aliases,
+           {sql.items('former_surnames')} AS former_surnames,
+           {dob_text} AS dob_text,
+           {dob_native} AS dob_native,
+           {sql.text('sex')} AS sex_text,
+           {sql.text('address')} AS address,
+           {sql.text('postcode')} AS postcode_text,
+           {sql.text('nhs_number')} AS nhs_number,
+           {file_source} AS file_source
+    FROM {rt} AS r
+), t1 AS (
+    SELECT * {'EXCLUDE (_np), ' + name_parts if 'full_name' in cols else ''}
+    FROM t0
+), t2 AS (
+    SELECT *,
+           {dob} AS dob,
+           {sex} AS sex,
+           {sex_known} AS sex_known,
+           {postcode} AS postcode,
+           {nhs_valid} AS nhs_number_valid,
+           CASE WHEN record_id IS NULL THEN 'id'
+                WHEN forename IS NULL AND surname IS NULL AND aliases IS NULL THEN 'name'
+           END AS problem
+    FROM t1
+)
+SELECT {index}::INTEGER AS source_index,
+       {sql.param(src.name)}::VARCHAR AS source,
+       row_number::BIGINT AS row_number, record_id, forename, middle_names, surname,
+       aliases, former_surnames, dob_text, dob, sex_text, sex, sex_known, address,
+       postcode_text, postcode, nhs_number, nhs_number_valid, file_source,
+       CASE WHEN problem = 'id' THEN {sql.param(REASON_MISSING_ID)}
+            WHEN problem = 'name' THEN {sql.param(REASON_NO_NAME)}
+            WHEN row_number() OVER (PARTITION BY record_id, problem IS NULL
+                                    ORDER BY row_number) > 1
+                 THEN {sql.param(REASON_DUPLICATE)}
+       END::VARCHAR AS reason,
+       CASE WHEN problem = 'name' THEN {sql.param(name_headers)}
+            ELSE {sql.param(record_header)} END::VARCHAR AS reject_column
+FROM t2
+"""
+    try:
+        con.execute(stage_sql, sql.params)
+    except (duckdb.ConversionException, duckdb.InvalidInputException,
+            duckdb.OutOfRangeException) as exc:
+        said, _ = cio.duckdb_error_message(exc)
+        raise InputDataError(f"cannot map the source ({said})", file=raw.file) from None
+
+    if raw.malformed:
+        con.execute(
+            f"INSERT INTO {quote_ident(stage)} (source_index, source, row_number, reason, "
+            f"reject_column) SELECT $i, $s, row_number, reason, NULL "
+            f"FROM {quote_ident(raw.malformed)}",
+            {"i": index, "s": src.name},
+        )
+
+    _summarise(con, src, raw, mapping, stage, report, findings, on_duplicate)
+
+
+def _is_temporal(typ: str) -> bool:
+    return typ == "DATE" or typ.startswith("TIMESTAMP")
+
+
+def _full_name_sql(order: str) -> str:
+    """Split ``fn`` into forename, middle_names, surname (a comma means surname first)."""
+    surname_first = "TRUE" if order == "surname_first" else "FALSE"
+    comma = "strpos(fn, ',')"
+    before = f"NULLIF(trim(substr(fn, 1, {comma} - 1)), '')"
+    after = (
+        f"list_filter(string_split(trim(regexp_replace(substr(fn, {comma} + 1), '[, ]+', ' ', "
+        f"'g')), ' '), lambda s: s <> '')"
+    )
+    tok = "list_filter(string_split(fn, ' '), lambda s: s <> '')"
+    return f"""
+        CASE WHEN {comma} > 0 THEN {after}[1]
+             WHEN {surname_first} THEN {tok}[2]
+             ELSE {tok}[1] END AS forename,
+        CASE WHEN {comma} > 0 THEN NULLIF(array_to_string({after}[2:], ' '), '')
+             WHEN {surname_first} THEN NULLIF(array_to_string({tok}[3:], ' '), '')
+             WHEN len({tok}) > 2 THEN array_to_string(list_slice({tok}, 2, len({tok}) - 1), ' ')
+        END AS middle_names,
+        CASE WHEN {comma} > 0 THEN {before}
+             WHEN {surname_first} THEN {tok}[1]
+             WHEN len({tok}) > 1 THEN {tok}[-1] END AS surname"""
+
+
+def _nhs_valid_sql(col: str) -> str:
+    """NHS number validity: 10 digits (spaces/dashes allowed), modulus 11, not one repeated digit.
+
+    Check digit: 11 - (sum of the first nine digits weighted 10..2) mod 11; 11 means
+    0 and 10 means the number is invalid.
+    """
+    d = f"regexp_replace({col}, '[\\s-]', '', 'g')"
+    weighted = " + ".join(
+        f"{10 - i} * CAST(substr({d}, {i + 1}, 1) AS INTEGER)" for i in range(9)
+    )
+    check = f"(11 - (({weighted}) % 11))"
+    return (
+        f"CASE WHEN {col} IS NULL THEN NULL "
+        f"WHEN NOT regexp_full_match({d}, '[0-9]{{10}}') THEN FALSE "
+        f"WHEN {d} = repeat(substr({d}, 1, 1), 10) THEN FALSE "
+        f"ELSE (CASE WHEN {check} = 11 THEN 0 ELSE {check} END) "
+        f"= CAST(substr({d}, 10, 1) AS INTEGER) END"
+    )
+
+
+def _date_order(
+    con: duckdb.DuckDBPyConnection,
+    sql: _Sql,
+    source: str,
+    formats: list[str],
+    rt: str,
+) -> tuple[list[str], list[DateOrderFinding]]:
+    """Resolve day-first/month-first format pairs from the data.
+
+    When the mapping lists both ``%d/%m/...`` and ``%m/%d/...``, a value whose first
+    part is over 12 proves day first (and vice versa). A proven order drops the other
+    format; otherwise the mapping's order stands.
+    """
+    findings = []
+    header = sql.mapping.columns.get("dob", "dob")
+    for fmt in list(formats):
+        if not is_day_first(fmt) or swap_day_month(fmt) not in formats or fmt not in formats:
+            continue
+        other = swap_day_month(fmt)
+        text = sql.text("dob")
+        p_day, p_month = sql.param(fmt), sql.param(other)
+        row = con.execute(
+            f"""SELECT
+                count(*) FILTER (WHERE d IS NOT NULL AND m IS NULL),
+                count(*) FILTER (WHERE d IS NULL AND m IS NOT NULL),
+                count(*) FILTER (WHERE d IS NOT NULL AND m IS NOT NULL)
+            FROM (SELECT try_strptime(v, {p_day}) AS d, try_strptime(v, {p_month}) AS m
+                  FROM (SELECT DISTINCT {text} AS v FROM {rt} AS r) WHERE v IS NOT NULL)""",
+            sql.params,
+        ).fetchone()
+        day_only, month_only, either = (int(x) for x in row) if row else (0, 0, 0)
+        if day_only and not month_only:
+            conclusion = "day_first"
+            formats = [f for f in formats if f != other]
+        elif month_only and not day_only:
+            conclusion = "month_first"
+            formats = [f for f in formats if f != fmt]
+        elif day_only and month_only:
+            conclusion = "mixed"
+        else:
+            conclusion = "undetermined"
+        findings.append(
+            DateOrderFinding(
+                source=source, header=header, day_first=fmt, month_first=other,
+                day_first_only=day_only, month_first_only=month_only, either=either,
+                conclusion=conclusion, formats_used=tuple(formats),
+            )
+        )
+        logger.info("source %s: dates %s and %s -> %s (%d day-first only, %d month-first only)",
+                    source, fmt, other, conclusion, day_only, month_only)
+    return formats, findings
+
+
+def _summarise(
+    con: duckdb.DuckDBPyConnection,
+    src: Source,
+    raw: cio.RawSource,
+    mapping: Mapping,
+    stage: str,
+    report: IngestReport,
+    findings: list[DateOrderFinding],
+    on_duplicate: OnDuplicate,
+) -> None:
+    st = quote_ident(stage)
+    cols = mapping.columns
+    counts = con.execute(
+        f"""SELECT count(*),
+                   count(*) FILTER (WHERE reason IS NULL),
+                   count(*) FILTER (WHERE reason IS NULL AND dob_text IS NOT NULL
+                                    AND dob IS NULL),
+                   count(*) FILTER (WHERE reason IS NULL AND NOT sex_known),
+                   count(*) FILTER (WHERE reason IS NULL AND nhs_number_valid = FALSE),
+                   count(*) FILTER (WHERE reason IS NULL AND postcode_text IS NULL
+                                    AND address IS NOT NULL AND postcode IS NULL),
+                   count(*) FILTER (WHERE reason IS NULL AND file_source IS NOT NULL
+                                    AND file_source <> source)
+            FROM {st}"""
+    ).fetchone()
+    assert counts is not None
+    read, used, bad_dob, bad_sex, bad_nhs, no_pc, other_source = (int(c) for c in counts)
+    by_reason = dict(
+        (str(k), int(v))
+        for k, v in con.execute(
+            f"SELECT reason, count(*) FROM {st} WHERE reason IS NOT NULL "
+            f"GROUP BY reason ORDER BY reason"
+        ).fetchall()
+    )
+    if on_duplicate == "raise" and by_reason.get(REASON_DUPLICATE):
+        dup_rows = con.execute(
+            f"SELECT row_number, record_id FROM {st} WHERE reason = $r "
+            f"ORDER BY row_number LIMIT 5",
+            {"r": REASON_DUPLICATE},
+        ).fetchall()
+        ids = ", ".join(repr(str(r[1])) for r in dup_rows)
+        n = by_reason[REASON_DUPLICATE]
+        raise InputDataError(
+            f"duplicate record ids within source {src.name!r}: {n} row"
+            f"{'s repeat' if n > 1 else ' repeats'} an earlier record_id ({ids}"
+            f"{', ...' if n > len(dup_rows) else ''})",
+            file=raw.file, row=int(dup_rows[0][0]), column=cols["record_id"],
+        )
+
+    def warn(column: str, reason: str, count: int) -> None:
+        if count:
+            header = cols.get(column, cols.get("full_name") if column in
+                              ("forename", "surname") else None)
+            if column == "source":
+                header = "source"
+            report.warnings.append(IngestWarning(src.name, column, header, reason, count))
+            logger.warning("source %s, column %s: %d x %s", src.name, header or column, count,
+                           reason)
+
+    if read == 0:
+        warn("record_id", WARN_EMPTY, 1)
+    warn("dob", WARN_DOB, bad_dob)
+    if bad_dob:
+        swapped = _swapped_date_count(con, st, mapping)
+        warn("dob", WARN_SWAPPED, swapped)
+    for f in findings:
+        if f.conclusion == "mixed":
+            warn("dob", WARN_MIXED, min(f.day_first_only, f.month_first_only))
+    warn("sex", WARN_SEX, bad_sex)
+    warn("nhs_number", WARN_NHS, bad_nhs)
+    warn("postcode", WARN_POSTCODE, no_pc if mapping.postcode_in_address else 0)
+    warn("source", WARN_SOURCE, other_source)
+
+    report.date_orders.extend(findings)
+    used_headers = set(cols.values()) | ({"source"} if src.mapping is None else set())
+    report.sources.append(
+        SourceReport(
+            name=src.name,
+            file=raw.file,
+            format=raw.format,
+            encoding=raw.encoding,
+            delimiter=raw.delimiter,
+            rows_read=read,
+            rows_used=used,
+            rows_rejected=read - used,
+            columns=dict(cols),
+            ignored_columns=tuple(h for h in raw.headers if h not in used_headers),
+            rejected_by_reason=by_reason,
+        )
+    )
+
+
+def _swapped_date_count(con: duckdb.DuckDBPyConnection, st: str, mapping: Mapping) -> int:
+    """How many unparsed dates would parse with day and month swapped (a hint to fix a mapping)."""
+    swapped = [
+        swap_day_month(f)
+        for f in mapping.dob_formats
+        if "%d" in f and "%m" in f and not f.startswith(("%Y", "%y"))
+    ]
+    swapped = [f for f in swapped if f not in mapping.dob_formats]
+    if not swapped:
+        return 0
+    row = con.execute(
+        f"SELECT count(*) FROM {st} WHERE reason IS NULL AND dob_text IS NOT NULL "
+        f"AND dob IS NULL AND try_strptime(dob_text, $f::VARCHAR[]) IS NOT NULL",
+        {"f": swapped},
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+_OUTPUT_COLUMNS = (
+    "source", "record_id", "row_number", "forename", "middle_names", "surname", "aliases",
+    "former_surnames", "dob", "sex", "address", "postcode", "nhs_number", "nhs_number_valid",
+)
+
+
+def _write_outputs(
+    con: duckdb.DuckDBPyConnection, stages: Sequence[str], table: str, rejects_table: str
+) -> None:
+    union = " UNION ALL ".join(f"SELECT * FROM {quote_ident(s)}" for s in stages)
+    cols = ", ".join(_OUTPUT_COLUMNS)
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {quote_ident(table)} AS
+        SELECT (row_number() OVER (ORDER BY source_index, row_number) - 1)::BIGINT AS uid,
+               source::VARCHAR AS source, record_id::VARCHAR AS record_id,
+               row_number::BIGINT AS row_number, forename::VARCHAR AS forename,
+               middle_names::VARCHAR AS middle_names, surname::VARCHAR AS surname,
+               aliases::VARCHAR[] AS aliases, former_surnames::VARCHAR[] AS former_surnames,
+               dob::DATE AS dob, sex::VARCHAR AS sex, address::VARCHAR AS address,
+               postcode::VARCHAR AS postcode, nhs_number::VARCHAR AS nhs_number,
+               nhs_number_valid::BOOLEAN AS nhs_number_valid
+        FROM ({union}) WHERE reason IS NULL
+        ORDER BY source_index, row_number"""
+    )
+    del cols
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {quote_ident(rejects_table)} AS
+        SELECT source::VARCHAR AS source, row_number::BIGINT AS row_number,
+               record_id::VARCHAR AS record_id, reject_column::VARCHAR AS "column",
+               reason::VARCHAR AS reason
+        FROM ({union}) WHERE reason IS NOT NULL
+        ORDER BY source_index, row_number"""
+    )

@@ -1,0 +1,5 @@
+"""Scoring: Fellegi-Sunter weights, EM over pattern counts, and the model file."""
+
+from .model import Model
+
+__all__ = ["Model"]

@@ -1,0 +1,126 @@
+"""Fellegi-Sunter scoring in SQL: gammas -> per-comparison weights, match weight, probability.
+
+    mw_k = log2(m_k[g_k] / u_k[g_k])            (0 when g_k is missing)
+    match_weight = log2(lambda / (1 - lambda)) + sum_k mw_k
+    match_probability = 2^w / (1 + 2^w)
+
+Term-frequency adjustment (as in Splink): an exact name agreement on a common name is
+weaker evidence than on a rare one. For exact levels the weight gains
+    log2(u_exact / tf(value)),  u_exact = sum_v tf(v)^2
+i.e. the chance two random records share THIS name instead of any name, clamped to
++-cap bits. ``tf_fn`` / ``tf_sn`` hold tf per distinct forename / surname.
+
+The twins guard (after the Ministry of Justice's person-matching service): same surname,
+date of birth and address or postcode, clearly different forenames and no shared NHS number
+gives a fixed low probability, since that is what twins look like.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from .._sql import quote_ident
+from ..comparisons import COMPARISONS
+from .model import Model
+
+_TF_COLUMNS = {"forename": ("fn_l", "tf_fn"), "surname": ("sn_l", "tf_sn")}
+
+
+def tf_tables_sql() -> list[str]:
+    """Term-frequency tables of forenames and surnames over ``records``."""
+    return [
+        f"""
+        CREATE OR REPLACE TABLE {table} AS
+        SELECT {col} AS value, count(*) / sum(count(*)) OVER () AS tf
+        FROM records WHERE {col} IS NOT NULL GROUP BY {col}
+        """
+        for col, table in (("fn", "tf_fn"), ("sn", "tf_sn"))
+    ]
+
+
+def _weight_case(model: Model, name: str) -> str:
+    c = COMPARISONS[name]
+    whens = " ".join(
+        f"WHEN {g} THEN {model.weight(name, g)!r}" for g in range(c.n_levels)
+    )
+    return f"CASE {quote_ident(c.gamma_column)} {whens} ELSE 0.0 END"
+
+
+def scores_sql(
+    model: Model,
+    *,
+    gammas_table: str = "gammas",
+    out_table: str = "scores",
+    tf_adjust: bool = True,
+    tf_cap: float = 6.0,
+    twins_probability: float | None = 0.001,
+) -> str:
+    """The scores table: gammas plus mw_<comparison>, match_weight, match_probability."""
+    g, out = quote_ident(gammas_table), quote_ident(out_table)
+    mw_cols, joins = [], []
+    for name in model.comparisons:
+        c = COMPARISONS[name]
+        expr = _weight_case(model, name)
+        if tf_adjust and name in _TF_COLUMNS:
+            value_col, table = _TF_COLUMNS[name]
+            exact = [str(c.gamma_of(lv.label)) for lv in c.non_null_levels if lv.tf]
+            alias = f"t_{name}"
+            joins.append(f"LEFT JOIN {table} {alias} ON {alias}.value = g.{value_col}")
+            adj = (
+                f"greatest(least(log2((SELECT sum(tf * tf) FROM {table}) / "
+                f"coalesce({alias}.tf, (SELECT min(tf) FROM {table}))), {tf_cap!r}), {-tf_cap!r})"
+            )
+            expr = (
+                f"({expr}) + CASE WHEN {quote_ident(c.gamma_column)} IN ({', '.join(exact)}) "
+                f"THEN {adj} ELSE 0.0 END"
+            )
+        mw_cols.append(f"{expr} AS {quote_ident('mw_' + name)}")
+    total = " + ".join(quote_ident("mw_" + n) for n in model.comparisons) or "0.0"
+    twins = "FALSE"
+    if twins_probability is not None and {"forename", "surname", "dob"} <= set(model.comparisons):
+        fc, sc, dc = COMPARISONS["forename"], COMPARISONS["surname"], COMPARISONS["dob"]
+        place = []
+        if "postcode" in model.comparisons:
+            place.append(f"gamma_postcode = {COMPARISONS['postcode'].gamma_of('exact')}")
+        if "address" in model.comparisons:
+            place.append(f"gamma_address >= {COMPARISONS['address'].gamma_of('most_words')}")
+        nhs = (
+            f" AND gamma_nhs_number <> {COMPARISONS['nhs_number'].gamma_of('agree')}"
+            if "nhs_number" in model.comparisons else ""
+        )
+        if place:
+            twins = (
+                f"(gamma_surname = {sc.gamma_of('exact')} AND gamma_dob = {dc.gamma_of('exact')} "
+                f"AND ({' OR '.join(place)}) AND gamma_forename BETWEEN 0 AND "
+                f"{fc.gamma_of('initial')}{nhs})"
+            )
+    cap_weight = (
+        math.log2(twins_probability / (1 - twins_probability)) if twins_probability else 0.0
+    )
+    return f"""
+    CREATE OR REPLACE TABLE {out} AS
+    WITH w AS (
+        SELECT g.*, {", ".join(mw_cols)}
+        FROM {g} g {" ".join(joins)}
+    ), t AS (
+        SELECT *, {model.prior_weight!r} + {total} AS raw_weight, {twins} AS possible_twins
+        FROM w
+    )
+    SELECT * EXCLUDE (raw_weight),
+           CASE WHEN possible_twins THEN least(raw_weight, {cap_weight!r})
+                ELSE raw_weight END AS match_weight,
+           1.0 / (1.0 + pow(2.0, -(CASE WHEN possible_twins THEN least(raw_weight, {cap_weight!r})
+                                        ELSE raw_weight END))) AS match_probability
+    FROM t
+    ORDER BY uid_l, uid_r
+    """
+
+
+def pattern_counts_sql(comparisons: Sequence[str], gammas_table: str = "gammas") -> str:
+    """Distinct gamma patterns with their pair counts: all EM needs."""
+    cols = ", ".join(quote_ident(COMPARISONS[c].gamma_column) for c in comparisons)
+    return (
+        f"SELECT {cols}, count(*) AS n FROM {quote_ident(gammas_table)} "
+        f"GROUP BY ALL ORDER BY ALL"
+    )

@@ -1,0 +1,230 @@
+"""Standardise: turn ingested records into clean keys and name variants.
+
+Reads ``input_records`` (see :mod:`cselink.schema`) and writes:
+
+``records``
+    uid, source, record_id, fn, sn, dob, dob_year, dob_quality ('full' | 'year_only' |
+    'placeholder' | 'missing'), dob_swapped, sex, pc, pc_outward, pc_sector, addr,
+    addr_tokens, nhs (valid NHS numbers only)
+``name_variants``
+    uid, kind, fn, sn, detail, fn_other, sn_other: every name the record may be known by.
+    ``kind`` is one of :data:`VARIANT_KINDS`; ``detail`` holds the raw alias or former
+    surname it came from; ``*_other`` says the part differs from the record's main name.
+``name_tokens``
+    name, metaphone, nysiis, soundex: phonetic codes, one row per distinct name token.
+
+Python runs once per DISTINCT raw value (cleaning, phonetics, postcodes) and the results
+are joined back in DuckDB, so the cost follows the number of distinct values, not rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+import duckdb
+import pandas as pd
+
+from .address import address_tokens, normalise_postcode, postcode_in_text
+from .names import (
+    RELIGIOUS_SURNAMES,
+    clean_forename,
+    clean_surname,
+    middle_tokens,
+    name_tokens,
+    split_full_name,
+    surname_parts,
+)
+from .phonetic import phonetic_codes
+
+__all__ = ["VARIANT_KINDS", "standardise"]
+
+#: Kinds of name variant, strongest evidence first.
+VARIANT_KINDS: Final[tuple[str, ...]] = (
+    "primary",
+    "alias",
+    "former_surname",
+    "surname_part",
+    "middle_name",
+)
+
+#: Month-day pairs that stand for "only the year is known".
+YEAR_ONLY_MARKERS: Final[tuple[tuple[int, int], ...]] = ((1, 1), (7, 1))
+
+
+def _map_distinct(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    values_sql: str,
+    func: Callable[[str], Sequence[Any]],
+    columns: Sequence[str],
+) -> None:
+    """Apply ``func`` to each distinct non-null value of ``values_sql``; register table ``name``."""
+    values = [row[0] for row in con.sql(values_sql).fetchall()]
+    rows = [(v, *func(v)) for v in values]
+    frame = pd.DataFrame(rows, columns=["raw", *columns])
+    if frame.empty:
+        frame = frame.astype(object)
+    con.register(f"_{name}_df", frame)
+    con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _{name}_df")
+    con.unregister(f"_{name}_df")
+
+
+def _forename_row(raw: str) -> tuple[str | None, list[str]]:
+    return clean_forename(raw), name_tokens(raw)[1:]
+
+
+def _surname_row(raw: str) -> tuple[str | None, list[str]]:
+    parts = surname_parts(raw)
+    return ("".join(parts) if parts else None), (parts if len(parts) > 1 else [])
+
+
+def _postcode_row(raw: str) -> tuple[str | None, str | None, str | None]:
+    return tuple(normalise_postcode(raw))  # type: ignore[return-value]
+
+
+def _address_row(raw: str) -> tuple[list[str], str | None]:
+    tokens = address_tokens(raw)
+    return tokens, (postcode_in_text(raw) if tokens else None)
+
+
+def standardise(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    source_table: str = "input_records",
+    year_only_markers: Sequence[tuple[int, int]] = YEAR_ONLY_MARKERS,
+) -> None:
+    """Build ``records``, ``name_variants`` and ``name_tokens`` from ``source_table``.
+
+    Args:
+        con: the connection holding ``source_table``.
+        source_table: the ingested records (contract in :mod:`cselink.schema`).
+        year_only_markers: (month, day) pairs recorded when only the year of birth is known;
+            such a date agrees on its year only, never as an exact date.
+    """
+    src = source_table
+    _map_distinct(
+        con, "_fn_map", f"SELECT DISTINCT forename FROM {src} WHERE forename IS NOT NULL",
+        _forename_row, ["fn", "fn_rest"],
+    )
+    _map_distinct(
+        con, "_sn_map", f"SELECT DISTINCT surname FROM {src} WHERE surname IS NOT NULL",
+        _surname_row, ["sn", "sn_parts"],
+    )
+    _map_distinct(
+        con, "_mid_map",
+        f"SELECT DISTINCT middle_names FROM {src} WHERE middle_names IS NOT NULL",
+        lambda raw: (middle_tokens(None, raw),), ["mid"],
+    )
+    _map_distinct(
+        con, "_alias_map",
+        f"SELECT DISTINCT a FROM (SELECT unnest(aliases) AS a FROM {src}) WHERE a IS NOT NULL",
+        split_full_name, ["fn", "sn"],
+    )
+    _map_distinct(
+        con, "_former_map",
+        f"SELECT DISTINCT f FROM (SELECT unnest(former_surnames) AS f FROM {src}) "
+        "WHERE f IS NOT NULL",
+        lambda raw: (clean_surname(raw),), ["sn"],
+    )
+    _map_distinct(
+        con, "_pc_map", f"SELECT DISTINCT postcode FROM {src} WHERE postcode IS NOT NULL",
+        _postcode_row, ["pc", "pc_outward", "pc_sector"],
+    )
+    _map_distinct(
+        con, "_addr_map", f"SELECT DISTINCT address FROM {src} WHERE address IS NOT NULL",
+        _address_row, ["tokens", "pc_in_text"],
+    )
+    markers = " OR ".join(
+        f"(month(i.dob) = {int(m)} AND day(i.dob) = {int(d)})" for m, d in year_only_markers
+    ) or "FALSE"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE records AS
+        WITH base AS (
+            SELECT i.uid, i.source, i.record_id, i.sex, i.nhs_number, i.nhs_number_valid,
+                   fm.fn, fm.fn_rest, sm.sn, sm.sn_parts,
+                   list_concat(coalesce(fm.fn_rest, []), coalesce(mm.mid, [])) AS mid,
+                   i.aliases, i.former_surnames,
+                   CASE
+                     WHEN i.dob IS NULL THEN 'missing'
+                     WHEN i.dob < DATE '1901-01-01' OR i.dob > current_date THEN 'placeholder'
+                     WHEN {markers} THEN 'year_only'
+                     ELSE 'full' END AS dob_quality,
+                   i.dob AS dob_in,
+                   coalesce(pm.pc, apm.pc) AS pc,
+                   coalesce(pm.pc_outward, apm.pc_outward) AS pc_outward,
+                   coalesce(pm.pc_sector, apm.pc_sector) AS pc_sector,
+                   am.tokens AS addr_tokens
+            FROM {src} i
+            LEFT JOIN _fn_map fm ON fm.raw = i.forename
+            LEFT JOIN _sn_map sm ON sm.raw = i.surname
+            LEFT JOIN _mid_map mm ON mm.raw = i.middle_names
+            LEFT JOIN _pc_map pm ON pm.raw = i.postcode
+            LEFT JOIN _addr_map am ON am.raw = i.address
+            LEFT JOIN _pc_map apm ON apm.raw = am.pc_in_text AND i.postcode IS NULL
+        )
+        SELECT uid, source, record_id, fn, sn, sn_parts, mid, aliases, former_surnames,
+               CASE WHEN dob_quality = 'full' THEN dob_in END AS dob,
+               CASE WHEN dob_quality IN ('full', 'year_only') THEN year(dob_in) END AS dob_year,
+               dob_quality,
+               CASE WHEN dob_quality = 'full' AND day(dob_in) <= 12
+                         AND day(dob_in) <> month(dob_in)
+                    THEN make_date(year(dob_in), day(dob_in), month(dob_in)) END AS dob_swapped,
+               CASE WHEN sex IN ('M', 'F') THEN sex END AS sex,
+               pc, pc_outward, pc_sector,
+               CASE WHEN len(addr_tokens) > 0 THEN array_to_string(addr_tokens, ' ') END AS addr,
+               CASE WHEN len(addr_tokens) > 0 THEN list_distinct(addr_tokens) END AS addr_tokens,
+               CASE WHEN nhs_number_valid THEN regexp_replace(nhs_number, '[^0-9]', '', 'g')
+                    END AS nhs
+        FROM base
+        ORDER BY uid
+        """
+    )
+    rel = ", ".join(f"'{s}'" for s in sorted(RELIGIOUS_SURNAMES))
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE name_variants AS
+        WITH v AS (
+            SELECT uid, 0 AS k, fn, sn, NULL::VARCHAR AS detail FROM records
+            UNION ALL
+            SELECT r.uid, 1, am.fn, CASE WHEN am.sn IS NULL THEN r.sn ELSE am.sn END, a.a
+            FROM (SELECT uid, unnest(aliases) AS a FROM records) a
+            JOIN records r USING (uid) JOIN _alias_map am ON am.raw = a.a
+            UNION ALL
+            SELECT r.uid, 2, r.fn, fm.sn, f.f
+            FROM (SELECT uid, unnest(former_surnames) AS f FROM records) f
+            JOIN records r USING (uid) JOIN _former_map fm ON fm.raw = f.f
+            UNION ALL
+            SELECT uid, 3, fn, unnest(sn_parts), NULL FROM records WHERE len(sn_parts) > 1
+            UNION ALL
+            SELECT uid, 3, fn, m, NULL
+            FROM (SELECT uid, fn, sn, unnest(mid) AS m FROM records)
+            WHERE (m IN ({rel}) AND sn NOT IN ({rel})) OR (sn IN ({rel}) AND m NOT IN ({rel}))
+            UNION ALL
+            SELECT uid, 4, unnest(mid), sn, NULL FROM records
+        )
+        SELECT g.uid, g.kind, g.fn, g.sn, g.detail,
+               g.fn IS DISTINCT FROM r.fn AS fn_other, g.sn IS DISTINCT FROM r.sn AS sn_other
+        FROM (
+            SELECT uid,
+                   ['primary', 'alias', 'former_surname', 'surname_part', 'middle_name'][min(k) + 1]
+                       AS kind,
+                   min(k) AS k, fn, sn, arg_min(detail, k) AS detail
+            FROM v
+            WHERE fn IS NOT NULL OR sn IS NOT NULL
+            GROUP BY uid, fn, sn
+        ) g JOIN records r USING (uid)
+        ORDER BY g.uid, g.k, g.fn, g.sn
+        """
+    )
+    _map_distinct(
+        con, "name_tokens",
+        "SELECT DISTINCT n FROM (SELECT fn AS n FROM name_variants UNION SELECT sn "
+        "FROM name_variants) WHERE n IS NOT NULL",
+        phonetic_codes, ["metaphone", "nysiis", "soundex"],
+    )
+    con.execute("ALTER TABLE name_tokens RENAME COLUMN raw TO name")
+    for t in ("_fn_map", "_sn_map", "_mid_map", "_alias_map", "_former_map", "_pc_map",
+              "_addr_map"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")

@@ -1,0 +1,126 @@
+"""UK postcode normalisation and address tokens, applied once per distinct value.
+
+A UK postcode is an outward code (area letters + district, e.g. ``TA1``) and an inward
+code (sector digit + unit letters, e.g. ``2AB``). Letter O and digit 0 are confused in
+data entry, so each position is coerced to the character class the format requires.
+A value that is not a UK postcode is kept as a compact upper-case key, with no outward
+or sector code (FEBRL's Australian postcodes, for instance).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final, NamedTuple
+
+from .names import fold
+
+_UK_POSTCODE: Final = re.compile(r"^([A-Z]{1,2})([0-9][0-9A-Z]?)([0-9])([A-Z]{2})$")
+_UK_IN_TEXT: Final = re.compile(
+    r"\b([A-Z]{1,2}[0-9O][0-9A-Z]?)\s*([0-9O][A-Z0-9]{2})\b", re.IGNORECASE
+)
+_TO_DIGIT: Final = str.maketrans({"O": "0", "I": "1", "L": "1", "S": "5"})
+_TO_LETTER: Final = str.maketrans({"0": "O", "1": "I", "5": "S"})
+
+#: Address words written several ways, mapped to one spelling.
+_ADDRESS_WORDS: Final[dict[str, str]] = {
+    "rd": "road", "st": "street", "str": "street", "ave": "avenue", "av": "avenue",
+    "ln": "lane", "dr": "drive", "drv": "drive", "cl": "close", "ct": "court", "crt": "court",
+    "cres": "crescent", "cresc": "crescent", "cr": "crescent", "pl": "place", "sq": "square",
+    "gdns": "gardens", "gds": "gardens", "gr": "grove", "gro": "grove", "tce": "terrace",
+    "terr": "terrace", "pk": "park", "hse": "house", "ho": "house", "flt": "flat",
+    "apt": "flat", "apartment": "flat", "bldg": "building", "wy": "way", "hwy": "highway",
+    "mt": "mount", "nth": "north", "sth": "south", "e": "east", "w": "west",
+}
+#: Address values that mean "no address".
+_NO_ADDRESS: Final[frozenset[str]] = frozenset(
+    {"nfa", "no fixed abode", "unknown", "not known", "none", "n a", "na", "homeless"}
+)
+
+
+def fold_keep_digits(value: str | None) -> str:
+    """Like :func:`fold`, but digits survive (house numbers)."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", str(value or ""))
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    plain = re.sub(r"['\u2018\u2019]", "", plain)
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", plain).split())
+
+
+class Postcode(NamedTuple):
+    """A normalised postcode: the full key, and for UK postcodes outward code and sector."""
+
+    full: str | None
+    outward: str | None
+    sector: str | None
+
+
+def _uk_parts(compact: str) -> tuple[str, str] | None:
+    """Split a compact candidate into outward and inward codes, fixing O/0 by position."""
+    if not 5 <= len(compact) <= 7:
+        return None
+    inward = compact[-3:]
+    inward = inward[0].translate(_TO_DIGIT) + inward[1:].translate(_TO_LETTER)
+    outward = compact[:-3]
+    # Area: one or two letters; then a digit; then an optional digit or letter.
+    letters = 2 if len(outward) >= 3 and not outward[1].translate(_TO_DIGIT).isdigit() else 1
+    if len(outward) == 4:
+        letters = 2
+    area = outward[:letters].translate(_TO_LETTER)
+    district = outward[letters:]
+    if not district:
+        return None
+    district = district[0].translate(_TO_DIGIT) + district[1:]
+    candidate = area + district + inward
+    if _UK_POSTCODE.match(candidate):
+        return area + district, inward
+    return None
+
+
+def normalise_postcode(value: str | None) -> Postcode:
+    """Normalise a postcode; total over any string.
+
+    Examples:
+        >>> normalise_postcode("ta1 2ab")
+        Postcode(full='TA1 2AB', outward='TA1', sector='TA1 2')
+        >>> normalise_postcode("TAl 2AB").full  # a lower-case L typed for 1
+        'TA1 2AB'
+    """
+    if value is None:
+        return Postcode(None, None, None)
+    compact = re.sub(r"[^A-Z0-9]", "", str(value).upper())
+    if not compact:
+        return Postcode(None, None, None)
+    parts = _uk_parts(compact)
+    if parts is None:
+        return Postcode(compact, None, None)
+    outward, inward = parts
+    return Postcode(f"{outward} {inward}", outward, f"{outward} {inward[0]}")
+
+
+def postcode_in_text(text: str | None) -> str | None:
+    """The last UK-postcode-shaped substring of a free-text address, if any."""
+    if not text:
+        return None
+    found = _UK_IN_TEXT.findall(str(text))
+    if not found:
+        return None
+    out, inn = found[-1]
+    return normalise_postcode(out + inn).full
+
+
+def address_tokens(value: str | None) -> list[str]:
+    """Address words, folded and with common abbreviations expanded; [] for no address.
+
+    A postcode inside the address is left out (postcodes are compared on their own).
+    """
+    folded = fold(value)
+    if not folded:
+        return []
+    # fold() drops digits; keep house numbers, which are strong evidence.
+    text = _UK_IN_TEXT.sub(" ", fold_keep_digits(value))
+    raw = text.split()
+    tokens = [_ADDRESS_WORDS.get(t, t) for t in raw]
+    if " ".join(tokens) in _NO_ADDRESS:
+        return []
+    return tokens
