@@ -30,7 +30,7 @@ _KEY_SQL: dict[str, str] = {
     "fn_initial": "fn_initial", "sn_initial": "sn_initial",
     "dob": "dob", "dob_year": "dob_year", "dob_md": "dob_md", "dob_ym": "dob_ym",
     "sex": "sex", "pc": "pc", "pc_outward": "pc_outward", "pc_sector": "pc_sector",
-    "nhs": "nhs",
+    "nhs": "nhs", "addr_head": "addr_head",
     # Asymmetric keys: this side's expression joins the other side's plain key.
     "dob_swapped": "dob_swapped", "fn_alt": "alt",
 }
@@ -48,7 +48,7 @@ def block_keys_sql() -> str:
            v.fn[1] AS fn_initial, v.sn[1] AS sn_initial,
            r.dob, r.dob_swapped, r.dob_year,
            strftime(r.dob, '%m%d') AS dob_md, strftime(r.dob, '%Y%m') AS dob_ym,
-           r.sex, r.pc, r.pc_outward, r.pc_sector, r.nhs
+           r.sex, r.pc, r.pc_outward, r.pc_sector, r.nhs, r.addr_head
     FROM (
         SELECT uid, fn, sn FROM name_variants
         UNION  -- forename and surname recorded the other way round
@@ -60,7 +60,7 @@ def block_keys_sql() -> str:
     """
 
 
-def _side_sql(rule: BlockingRule, *, partner: bool) -> str:
+def _side_sql(rule: BlockingRule, *, partner: bool, keys_table: str = "block_keys") -> str:
     """The distinct (uid, source, k0, k1, ...) rows of one side of a rule's join."""
     cols, where = [], []
     needs_alt = False
@@ -70,9 +70,9 @@ def _side_sql(rule: BlockingRule, *, partner: bool) -> str:
         needs_alt |= name == "fn_alt"
         cols.append(f"{expr} AS k{i}")
         where.append(f"{expr} IS NOT NULL")
-    src = "block_keys"
+    src = f"{keys_table} AS bk"
     if needs_alt:
-        src = "block_keys JOIN name_alts ON name_alts.name = block_keys.fn"
+        src += " JOIN name_alts ON name_alts.name = bk.fn"
     return (
         f"SELECT DISTINCT uid, source, {', '.join(cols)} FROM {src} WHERE {' AND '.join(where)}"
     )
@@ -82,28 +82,32 @@ def _is_symmetric(rule: BlockingRule) -> bool:
     return not any(k in _PARTNER for k in rule.keys)
 
 
-def rule_pairs_sql(rule: BlockingRule, *, link_only: bool) -> str:
+def rule_pairs_sql(
+    rule: BlockingRule, *, link_only: bool, keys_table: str = "block_keys"
+) -> str:
     """SELECT uid_l, uid_r (uid_l < uid_r) of the pairs one rule generates."""
     on = " AND ".join(f"a.k{i} = b.k{i}" for i in range(len(rule.keys)))
     cross = " AND a.source <> b.source" if link_only else ""
     if _is_symmetric(rule):
-        side = _side_sql(rule, partner=False)
+        side = _side_sql(rule, partner=False, keys_table=keys_table)
         return (
             f"SELECT DISTINCT a.uid AS uid_l, b.uid AS uid_r FROM ({side}) a "
             f"JOIN ({side}) b ON {on} AND a.uid < b.uid{cross}"
         )
     return (
         "SELECT DISTINCT least(a.uid, b.uid) AS uid_l, greatest(a.uid, b.uid) AS uid_r "
-        f"FROM ({_side_sql(rule, partner=False)}) a "
-        f"JOIN ({_side_sql(rule, partner=True)}) b ON {on} AND a.uid <> b.uid{cross}"
+        f"FROM ({_side_sql(rule, partner=False, keys_table=keys_table)}) a "
+        f"JOIN ({_side_sql(rule, partner=True, keys_table=keys_table)}) b ON {on} AND a.uid <> b.uid{cross}"
     )
 
 
-def rule_count_sql(rule: BlockingRule, *, link_only: bool) -> str:
+def rule_count_sql(
+    rule: BlockingRule, *, link_only: bool, keys_table: str = "block_keys"
+) -> str:
     """An upper bound of the pairs a rule generates, from key counts (no join of records)."""
     keys = ", ".join(f"k{i}" for i in range(len(rule.keys)))
     if _is_symmetric(rule):
-        side = _side_sql(rule, partner=False)
+        side = _side_sql(rule, partner=False, keys_table=keys_table)
         if link_only:
             return (
                 f"SELECT coalesce(sum((t * t - s2) / 2), 0)::HUGEINT FROM ("
@@ -117,9 +121,9 @@ def rule_count_sql(rule: BlockingRule, *, link_only: bool) -> str:
         )
     return (
         f"SELECT coalesce(sum(a.n * b.n), 0)::HUGEINT FROM "
-        f"(SELECT {keys}, count(*)::HUGEINT AS n FROM ({_side_sql(rule, partner=False)}) "
+        f"(SELECT {keys}, count(*)::HUGEINT AS n FROM ({_side_sql(rule, partner=False, keys_table=keys_table)}) "
         f"GROUP BY {keys}) a JOIN "
-        f"(SELECT {keys}, count(*)::HUGEINT AS n FROM ({_side_sql(rule, partner=True)}) "
+        f"(SELECT {keys}, count(*)::HUGEINT AS n FROM ({_side_sql(rule, partner=True, keys_table=keys_table)}) "
         f"GROUP BY {keys}) b USING ({keys})"
     )
 

@@ -21,7 +21,7 @@ from .errors import ConfigError
 BLOCKING_KEYS: Final[tuple[str, ...]] = (
     "fn", "sn", "fn_metaphone", "sn_metaphone", "fn_nysiis", "sn_nysiis", "fn_initial",
     "sn_initial", "fn_alt", "dob", "dob_swapped", "dob_year", "dob_md", "dob_ym", "sex",
-    "pc", "pc_outward", "pc_sector", "nhs",
+    "pc", "pc_outward", "pc_sector", "nhs", "addr_head",
 )
 
 
@@ -58,6 +58,11 @@ DEFAULT_BLOCKING: Final[tuple[BlockingRule, ...]] = (
     BlockingRule(name="dob+postcode_district", keys=("dob", "pc_outward")),
     BlockingRule(name="names+postcode_district", keys=("fn_metaphone", "sn_metaphone",
                                                        "pc_outward")),
+    BlockingRule(name="full_name", keys=("fn", "sn")),
+    BlockingRule(name="address+forename_initial", keys=("addr_head", "fn_initial")),
+    BlockingRule(name="address+surname_initial", keys=("addr_head", "sn_initial")),
+    BlockingRule(name="address+postcode", keys=("addr_head", "pc")),
+    BlockingRule(name="dob+address", keys=("dob", "addr_head")),
     BlockingRule(name="nhs_number", keys=("nhs",)),
 )
 
@@ -67,15 +72,23 @@ DEFAULT_COMPARISONS: Final[tuple[str, ...]] = (
 )
 
 
+#: Training sessions: each estimates m for the comparisons its keys do not touch.
+DEFAULT_TRAINING_RULES: Final[tuple[BlockingRule, ...]] = (
+    BlockingRule(name="train:dob", keys=("dob",)),
+    BlockingRule(name="train:names", keys=("fn_metaphone", "sn_metaphone")),
+)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EMConfig:
-    """Expectation-maximisation over comparison-pattern counts."""
+    """Expectation-maximisation over comparison-pattern counts (see scoring.training)."""
 
     max_iterations: int = 200
     tolerance: float = 1e-6
-    #: False: EM estimates m, u and the prior within the candidate pairs (a two-class
-    #: mixture). True: u stays at its random-sampling estimate (Splink's approach).
-    fix_u: bool = False
+    #: EM sessions; the first also gives the prior, so it should be a strict rule.
+    training_rules: tuple[BlockingRule, ...] = DEFAULT_TRAINING_RULES
+    #: Records are sampled so that no session scores more pairs than this.
+    max_training_pairs: int = 2_000_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,6 +126,9 @@ class Settings:
         """A plain dict that :meth:`from_dict` turns back into equal settings."""
         out = asdict(self)
         out["blocking"] = [{"name": r.name, "keys": list(r.keys)} for r in self.blocking]
+        out["em"]["training_rules"] = [
+            {"name": r.name, "keys": list(r.keys)} for r in self.em.training_rules
+        ]
         out["comparisons"] = list(self.comparisons)
         return out
 
@@ -165,7 +181,14 @@ class Settings:
             for key in em:
                 if key not in em_known:
                     problems.append(_unknown("em setting", key, em_known))
-            kwargs["em"] = EMConfig(**{k: v for k, v in em.items() if k in em_known})
+            em_kwargs = {k: v for k, v in em.items() if k in em_known}
+            if "training_rules" in em_kwargs:
+                em_kwargs["training_rules"] = tuple(
+                    BlockingRule(name=r.get("name", "+".join(r.get("keys", ()))),
+                                 keys=tuple(r.get("keys", ())) or ("dob",))
+                    for r in em_kwargs["training_rules"]
+                )
+            kwargs["em"] = EMConfig(**em_kwargs)
         if kwargs.get("link_type", "dedupe") not in ("link", "dedupe"):
             problems.append("link_type must be 'link' or 'dedupe'")
         threshold = kwargs.get("threshold", 0.5)

@@ -32,7 +32,10 @@ def _kind_phrase(field: str, value_col: str) -> str:
             f"' ''' || {value} || ''' recorded by ' || source_{s}"
         )
 
-    return f"CASE WHEN kind_l <> 'primary' THEN {side('l')} ELSE {side('r')} END"
+    return (
+        f"CASE WHEN kind_l <> 'primary' THEN {side('l')} "
+        f"WHEN kind_r <> 'primary' THEN {side('r')} END"
+    )
 
 
 def reasons_sql(comparisons: Sequence[str]) -> str:
@@ -42,9 +45,11 @@ def reasons_sql(comparisons: Sequence[str]) -> str:
         c = COMPARISONS[name]
         whens = []
         for lv in c.non_null_levels:
-            text = "'" + lv.description.replace("'", "''") + "'"
+            text = text_plain = "'" + lv.description.replace("'", "''") + "'"
             if lv.label == "exact_other_name" and name in ("forename", "surname"):
+                # Which recorded name matched; a swap says so in its own reason.
                 text = _kind_phrase(name, "fn_l" if name == "forename" else "sn_l")
+                text = f"coalesce({text}, CASE WHEN NOT swapped THEN {text_plain} END)"
             whens.append(f"WHEN {c.gamma_of(lv.label)} THEN {text}")
         gamma = quote_ident(c.gamma_column)
         text_expr = f"CASE {gamma} {' '.join(whens)} END"

@@ -26,8 +26,8 @@ from .errors import UsageError
 from .explain import reasons_sql
 from .ingest import IngestReport, Source, load_sources
 from .scoring import Model
-from .scoring.em import fit_em, level_frequencies
-from .scoring.fellegi_sunter import pattern_counts_sql, scores_sql, tf_tables_sql
+from .scoring.fellegi_sunter import scores_sql, tf_tables_sql
+from .scoring.training import train_supervised, train_unsupervised
 from .standardise import standardise
 
 log = logging.getLogger(__name__)
@@ -138,130 +138,46 @@ class Linker:
                 self.con.execute(stmt)
         self._stage = 1
 
-    def _patterns(self, gammas_table: str) -> tuple[np.ndarray, np.ndarray]:
-        rows = self.con.execute(pattern_counts_sql(self.comparisons, gammas_table)).fetchnumpy()
-        cols = [COMPARISONS[c].gamma_column for c in self.comparisons]
-        patterns = (
-            np.column_stack([np.asarray(rows[c], dtype=np.int64) for c in cols])
-            if len(rows["n"]) else np.zeros((0, len(cols)), dtype=np.int64)
-        )
-        return patterns, np.asarray(rows["n"], dtype=float)
-
-    def _sample_u_pairs(self) -> int:
-        """Write ``_u_pairs``: seeded random record pairs, for estimating u."""
-        rng = np.random.default_rng(self.settings.seed)
-        rows = self.con.execute("SELECT uid, source FROM records ORDER BY uid").fetchnumpy()
-        uids = np.asarray(rows["uid"], dtype=np.int64)
-        n = self.settings.u_sample_pairs
-        if len(uids) < 2:
-            a = b = np.zeros(0, dtype=np.int64)
-        else:
-            # Draw twice as many as needed; in link mode keep cross-source draws only.
-            a = uids[rng.integers(0, len(uids), size=2 * n)]
-            b = uids[rng.integers(0, len(uids), size=2 * n)]
-            if self.settings.link_type == "link":
-                _, codes = np.unique(np.asarray(rows["source"]).astype(str), return_inverse=True)
-                code_of = np.full(int(uids.max()) + 1, -1, dtype=np.int64)
-                code_of[uids] = codes
-                cross = code_of[a] != code_of[b]
-                a, b = a[cross], b[cross]
-            a, b = a[:n], b[:n]
-        keep = (a != b) & (a >= 0) & (b >= 0)
-        frame = pd.DataFrame({"uid_l": np.minimum(a, b)[keep], "uid_r": np.maximum(a, b)[keep]})
-        self.con.register("_u_df", frame)
-        self.con.execute(
-            "CREATE OR REPLACE TEMP TABLE _u_pairs AS "
-            "SELECT uid_l, uid_r, NULL::VARCHAR AS match_key FROM _u_df"
-        )
-        self.con.unregister("_u_df")
-        return len(frame)
-
-    def estimate_u(self) -> list[np.ndarray]:
-        """u per comparison from seeded random pairs (nearly all non-matches)."""
-        n = self._sample_u_pairs()
-        comps = [COMPARISONS[c] for c in self.comparisons]
-        for stmt in comparison_sqls(comps, pairs_table="_u_pairs", out_table="_u_gammas"):
-            self.con.execute(stmt)
-        patterns, counts = self._patterns("_u_gammas")
-        self.con.execute("DROP TABLE _u_gammas")
-        self.con.execute("DROP TABLE _u_pairs")
-        log.info("estimated u from %d random pairs", n)
-        return level_frequencies(patterns, counts, [c.n_levels for c in comps])
-
     def fit(self, truth: Iterable[tuple[str, str]] | pd.DataFrame | None = None) -> Model:
-        """Train the model on the candidate pairs.
+        """Train the model.
 
-        Without ``truth``: u from random sampling as a start, then m, u and the prior by EM
-        over the distinct comparison patterns. With ``truth`` (pairs of record ids, or of
-        ``source:record_id`` keys when ids repeat across sources): m and u are the level
-        frequencies among true and false candidate pairs (supervised).
+        Without ``truth``: u from seeded random pairs, m by EM sessions, and the prior
+        (see :mod:`cselink.scoring.training`). With ``truth``, pairs of record ids (or of
+        ``source:record_id`` keys when ids repeat across sources): m from the labelled
+        matches among the candidate pairs (supervised).
         """
         self._ensure_gammas()
-        comps = [COMPARISONS[c] for c in self.comparisons]
-        n_levels = [c.n_levels for c in comps]
         with self._timed("train"):
-            if truth is not None:
-                self._model = self._fit_supervised(truth, n_levels)
+            if truth is None:
+                self._model = train_unsupervised(self.con, self.settings, self.comparisons)
             else:
-                u0 = self.estimate_u()
-                patterns, counts = self._patterns("gammas")
-                n_records = int(self.con.execute("SELECT count(*) FROM records").fetchone()[0])
-                n_pairs = max(float(counts.sum()), 1.0)
-                lam0 = float(np.clip(0.5 * n_records / n_pairs / 2, 1e-5, 0.5))
-                m0 = [np.asarray(4.0 ** np.arange(n), dtype=float) for n in n_levels]
-                m0 = [x / x.sum() for x in m0]
-                em = self.settings.em
-                result = fit_em(
-                    patterns, counts, n_levels, m0=m0, u0=u0, lam0=lam0, fix_u=em.fix_u,
-                    max_iterations=em.max_iterations, tolerance=em.tolerance,
-                )
-                self._model = Model(
-                    comparisons=self.comparisons,
-                    m={c.name: tuple(map(float, result.m[i])) for i, c in enumerate(comps)},
-                    u={c.name: tuple(map(float, result.u[i])) for i, c in enumerate(comps)},
-                    prior=result.lam, method="em", settings_hash=self.settings.hash(),
-                    training={"iterations": result.iterations, "converged": result.converged,
-                              "candidate_pairs": int(counts.sum()),
-                              "distinct_patterns": int(len(counts))},
+                self._register_truth(truth)
+                self._model = train_supervised(
+                    self.con, self.settings, self.comparisons, "_truth"
                 )
         self._stage = 1
         return self._model
 
-    def _fit_supervised(self, truth: Any, n_levels: list[int]) -> Model:
+    def _register_truth(self, truth: Iterable[tuple[str, str]] | pd.DataFrame) -> None:
         pairs = truth if isinstance(truth, pd.DataFrame) else pd.DataFrame(
             list(truth), columns=["a", "b"])
-        frame = pd.DataFrame({"a": pairs.iloc[:, 0].astype(str), "b": pairs.iloc[:, 1].astype(str)})
+        frame = pd.DataFrame({"a": pairs.iloc[:, 0].astype(str),
+                              "b": pairs.iloc[:, 1].astype(str)})
+        qualified = bool(frame["a"].str.contains(":", regex=False).all()) and bool(
+            self.con.execute(
+                "SELECT count(*) FROM records WHERE contains(record_id, ':')").fetchone()[0] == 0
+        )
+        key = "source || ':' || record_id" if qualified else "record_id"
         self.con.register("_truth_df", frame)
-        key = "CASE WHEN (SELECT count(DISTINCT source) FROM records) > 1 AND " \
-              "(SELECT count(*) FROM _truth_df WHERE contains(a, ':')) > 0 " \
-              "THEN source || ':' || record_id ELSE record_id END"
         self.con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _truth AS
-            SELECT least(x.uid, y.uid) AS uid_l, greatest(x.uid, y.uid) AS uid_r
-            FROM _truth_df t JOIN (SELECT uid, {key} AS k FROM records) x ON x.k = t.a
-            JOIN (SELECT uid, {key} AS k FROM records) y ON y.k = t.b"""
+            SELECT DISTINCT least(x.uid, y.uid) AS uid_l, greatest(x.uid, y.uid) AS uid_r
+            FROM _truth_df t
+            JOIN (SELECT uid, {key} AS k FROM records) x ON x.k = t.a
+            JOIN (SELECT uid, {key} AS k FROM records) y ON y.k = t.b
+            WHERE x.uid <> y.uid"""
         )
         self.con.unregister("_truth_df")
-        cols = ", ".join(COMPARISONS[c].gamma_column for c in self.comparisons)
-        rows = self.con.execute(
-            f"SELECT {cols}, (t.uid_l IS NOT NULL) AS is_match, count(*) AS n FROM gammas g "
-            "LEFT JOIN _truth t USING (uid_l, uid_r) GROUP BY ALL"
-        ).fetchnumpy()
-        patterns = np.column_stack([np.asarray(rows[c], dtype=np.int64)
-                                    for c in cols.split(", ")])
-        counts = np.asarray(rows["n"], dtype=float)
-        is_match = np.asarray(rows["is_match"], dtype=bool)
-        m = level_frequencies(patterns, counts, n_levels, is_match.astype(float))
-        u = level_frequencies(patterns, counts, n_levels, (~is_match).astype(float))
-        prior = float(np.clip(counts[is_match].sum() / max(counts.sum(), 1), 1e-9, 1 - 1e-9))
-        return Model(
-            comparisons=self.comparisons,
-            m={c: tuple(map(float, m[i])) for i, c in enumerate(self.comparisons)},
-            u={c: tuple(map(float, u[i])) for i, c in enumerate(self.comparisons)},
-            prior=prior, method="supervised", settings_hash=self.settings.hash(),
-            training={"candidate_pairs": int(counts.sum()),
-                      "labelled_matches": int(counts[is_match].sum())},
-        )
 
     def _ensure_scores(self) -> None:
         if self._stage >= 2:

@@ -74,8 +74,14 @@ def name_features_sql(prefix: str) -> str:
 
 def best_names_sql(forename: Comparison | None, surname: Comparison | None) -> str:
     """Per pair, the name combination with the strongest forename + surname levels."""
-    g_fn = forename.gamma_sql() if forename else "NULL::INTEGER"
-    g_sn = surname.gamma_sql() if surname else "NULL::INTEGER"
+    # A swapped name agrees no more strongly than a near-miss spelling: common names
+    # (James Thomas / Thomas James) swap into other people's names too easily.
+    g_fn = (f"CASE WHEN swapped THEN least({forename.gamma_sql()}, "
+            f"{forename.gamma_of('jaro_winkler_at_least_0.92')}) ELSE {forename.gamma_sql()} END"
+            if forename else "NULL::INTEGER")
+    g_sn = (f"CASE WHEN swapped THEN least({surname.gamma_sql()}, "
+            f"{surname.gamma_of('jaro_winkler_at_least_0.92')}) ELSE {surname.gamma_sql()} END"
+            if surname else "NULL::INTEGER")
     n_fn = max(forename.n_levels - 1, 1) if forename else 1
     n_sn = max(surname.n_levels - 1, 1) if surname else 1
     rank = f"({_KIND_RANK.format(k='kind_l')} + {_KIND_RANK.format(k='kind_r')} + swapped::INT * 5)"

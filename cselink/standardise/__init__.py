@@ -175,6 +175,8 @@ def standardise(
                pc, pc_outward, pc_sector,
                CASE WHEN len(addr_tokens) > 0 THEN array_to_string(addr_tokens, ' ') END AS addr,
                CASE WHEN len(addr_tokens) > 0 THEN list_distinct(addr_tokens) END AS addr_tokens,
+               nullif(regexp_extract(array_to_string(addr_tokens, ' '),
+                                     '([0-9]+[a-z]?) ([a-z]{{2,}})', 0), '') AS addr_head,
                CASE WHEN nhs_number_valid THEN regexp_replace(nhs_number, '[^0-9]', '', 'g')
                     END AS nhs
         FROM base

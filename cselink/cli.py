@@ -1,0 +1,299 @@
+"""The ``cselink`` command line: thin wiring of the Python API.
+
+Exit status: 0 on success, 2 on bad usage or input (one line naming the file, row and
+column; no traceback unless ``--debug``), 1 on an unexpected failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from . import __version__
+from .errors import CselinkError, InputDataError, UsageError
+
+log = logging.getLogger("cselink")
+
+
+def _settings(args: argparse.Namespace, link_type: str) -> object:
+    from .config import Settings
+
+    settings = Settings.from_toml(args.settings) if args.settings else Settings()
+    changes: dict[str, object] = {"link_type": link_type}
+    if args.threshold is not None:
+        changes["threshold"] = args.threshold
+    if getattr(args, "no_twins_guard", False):
+        changes["twins_probability"] = None
+    return settings.with_(**changes)
+
+
+def _write_table(frame: pd.DataFrame, path: Path) -> None:
+    from .io import write_csv_atomic, write_json_atomic
+
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        tmp = path.with_name(f".{path.name}.tmp")
+        frame.to_parquet(tmp, index=False)
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    elif suffix == ".json":
+        write_json_atomic(path, frame.to_dict(orient="records"))
+    else:
+        write_csv_atomic(frame, path)
+
+
+def _check_out(path: Path) -> None:
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError("output folder does not exist", file=str(parent))
+
+
+def _write_rejects(linker: object, out: Path) -> None:
+    from .io import write_csv_atomic
+
+    rejects = linker.con.execute("SELECT * FROM rejects ORDER BY ALL").df()  # type: ignore[attr-defined]
+    if len(rejects):
+        path = out.with_name(out.stem + ".rejects.csv")
+        write_csv_atomic(rejects, path)
+        log.warning("%d input rows rejected; see %s", len(rejects), path)
+
+
+def _sources(specs: Sequence[str]) -> list[object]:
+    from .ingest import source_from_spec
+
+    return [source_from_spec(s) for s in specs]
+
+
+def cmd_link(args: argparse.Namespace) -> int:
+    from .pipeline import Linker
+
+    out = Path(args.out)
+    _check_out(out)
+    settings = _settings(args, "link")
+    with Linker(_sources([args.left, args.right]), settings=settings,  # type: ignore[arg-type]
+                model=args.model) as linker:
+        if args.truth:
+            linker.fit(truth=_read_pairs(Path(args.truth)))
+        pairs = linker.predict(args.threshold)
+        _write_table(pairs, out)
+        _write_rejects(linker, out)
+        if args.save_model:
+            linker.save_model(args.save_model)
+        log.info("wrote %d pairs to %s", len(pairs), out)
+    return 0
+
+
+def cmd_dedupe(args: argparse.Namespace) -> int:
+    from .pipeline import Linker
+
+    out = Path(args.out)
+    _check_out(out)
+    settings = _settings(args, "dedupe")
+    with Linker(_sources(args.files), settings=settings, model=args.model) as linker:  # type: ignore[arg-type]
+        clusters = linker.cluster(args.threshold)
+        _write_table(clusters, out)
+        if args.pairs_out:
+            _write_table(linker.predict(args.threshold), Path(args.pairs_out))
+        _write_rejects(linker, out)
+        if args.save_model:
+            linker.save_model(args.save_model)
+        log.info("wrote %d records in %d clusters to %s", len(clusters),
+                 clusters["cluster_id"].nunique(), out)
+    return 0
+
+
+def _read_pairs(path: Path) -> pd.DataFrame:
+    """Pairs of record ids from a CSV/Parquet file (first two columns, or *_l/*_r names)."""
+    if not path.is_file():
+        raise InputDataError("file not found", file=str(path))
+    try:
+        frame = (pd.read_parquet(path) if path.suffix.lower() == ".parquet"
+                 else pd.read_csv(path, dtype=str, keep_default_na=False))
+    except Exception as exc:  # noqa: BLE001 - any reader failure is bad input
+        raise InputDataError(f"cannot read ({type(exc).__name__})", file=str(path)) from None
+    return frame
+
+
+def _pairs_from(frame: pd.DataFrame, file: str, threshold: float | None) -> list[tuple[str, str]]:
+    from .evaluation import cluster_pairs
+
+    cols = list(frame.columns)
+    if "cluster_id" in cols and "record_id" in cols:
+        key = "record_id"
+        if "source" in cols and frame["record_id"].duplicated().any():
+            frame = frame.assign(key=frame["source"].astype(str) + ":" + frame["record_id"])
+            key = "key"
+        return sorted(cluster_pairs(frame, key=key))
+    if "record_id_l" in cols and "record_id_r" in cols:
+        if threshold is not None and "match_probability" in cols:
+            frame = frame[pd.to_numeric(frame["match_probability"]) >= threshold]
+        return list(zip(frame["record_id_l"].astype(str), frame["record_id_r"].astype(str),
+                        strict=True))
+    if len(cols) < 2:
+        raise InputDataError("needs two id columns (record_id_l, record_id_r)", file=file)
+    return list(zip(frame.iloc[:, 0].astype(str), frame.iloc[:, 1].astype(str), strict=True))
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluation import pair_metrics
+
+    links = _pairs_from(_read_pairs(Path(args.links)), args.links, args.threshold)
+    truth = _pairs_from(_read_pairs(Path(args.truth)), args.truth, None)
+    candidates = None
+    if args.candidates:
+        candidates = _pairs_from(_read_pairs(Path(args.candidates)), args.candidates, None)
+    metrics = pair_metrics(links, truth, candidates=candidates)
+    if args.json:
+        sys.stdout.write(json.dumps(metrics.to_dict(), indent=2) + "\n")
+    else:
+        for key, value in metrics.to_dict().items():
+            text = "-" if value is None else (f"{value:.4f}" if isinstance(value, float) else value)
+            sys.stdout.write(f"{key:>20}: {text}\n")
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from .synthetic import SynthConfig, generate
+
+    config = SynthConfig.preset(args.difficulty, people=args.people, seed=args.seed)
+    result = generate(config, Path(args.out))
+    sys.stdout.write(f"wrote synthetic data for {args.people} people to {args.out}\n")
+    log.info("%s", result)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="cselink",
+        description="Link young people's records across agencies by name, aliases, former "
+                    "surnames, nicknames, date of birth, sex and address.",
+    )
+    parser.add_argument("--version", action="version", version=f"cselink {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    common.add_argument("-q", "--quiet", action="store_true", help="only print errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def model_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--threshold", type=_probability, default=None,
+                       help="match probability to accept a link (default 0.5; 0 writes "
+                            "every candidate pair)")
+        p.add_argument("--settings", metavar="TOML", help="settings file (blocking, "
+                       "comparisons, EM); see README")
+        p.add_argument("--model", metavar="JSON", help="score with this trained model "
+                       "instead of training")
+        p.add_argument("--save-model", metavar="JSON", help="save the trained model here")
+        p.add_argument("--no-twins-guard", action="store_true",
+                       help="do not hold back pairs that look like twins (for data known to "
+                            "have no twins, such as FEBRL)")
+
+    p = sub.add_parser("link", parents=[common], help="link two files",
+                       description="Link two canonical files (CSV or Parquet, or "
+                                   "NAME=PATH[:MAPPING.toml]); write every scored pair at or "
+                                   "above the threshold with its probability and reasons.")
+    p.add_argument("left")
+    p.add_argument("right")
+    p.add_argument("--out", required=True, help="output file (.csv, .parquet or .json)")
+    p.add_argument("--truth", metavar="FILE",
+                   help="train supervised from these true pairs (record_id_l, record_id_r)")
+    model_options(p)
+    p.set_defaults(func=cmd_link)
+
+    p = sub.add_parser("dedupe", parents=[common], help="link and deduplicate files",
+                       description="Link and deduplicate one or more files; write every "
+                                   "input record once with its cluster id.")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--out", required=True, help="output file: source, record_id, cluster_id")
+    p.add_argument("--pairs-out", metavar="FILE", help="also write the scored pairs")
+    model_options(p)
+    p.set_defaults(func=cmd_dedupe)
+
+    p = sub.add_parser("evaluate", parents=[common], help="precision, recall, F1",
+                       description="Compare links (pairs, or a dedupe cluster file) with true "
+                                   "pairs: precision, recall, F1 and pairs completeness.")
+    p.add_argument("--links", required=True, help="cselink link or dedupe output")
+    p.add_argument("--truth", required=True, help="true pairs: record_id_l, record_id_r")
+    p.add_argument("--candidates", help="all candidate pairs, for pairs completeness "
+                   "(e.g. link --threshold 0 output)")
+    p.add_argument("--threshold", type=_probability, default=None,
+                   help="only count links at or above this probability")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("synth", parents=[common], help="make synthetic multi-agency data",
+                       description="Generate a seeded synthetic multi-agency population: "
+                                   "native agency exports with mappings, canonical files, "
+                                   "truth and referrals.")
+    p.add_argument("--people", type=_positive_int, default=2000)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--difficulty", choices=("easy", "standard", "hard"), default="standard")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_synth)
+    return parser
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    level = logging.DEBUG if args.debug else logging.ERROR if args.quiet else logging.WARNING
+    root = logging.getLogger("cselink")
+    root.setLevel(level)
+    if not any(getattr(h, "_cselink", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("cselink: %(levelname)s: %(message)s"))
+        handler._cselink = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    _configure_logging(args)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except CselinkError as exc:
+        if args.debug:
+            traceback.print_exc()
+        sys.stderr.write(f"cselink: error: {exc.one_line()}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("cselink: interrupted\n")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback by default
+        if args.debug:
+            traceback.print_exc()
+        sys.stderr.write(
+            f"cselink: unexpected {type(exc).__name__}; run again with --debug for details\n"
+        )
+        return 1
