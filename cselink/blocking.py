@@ -47,7 +47,7 @@ def block_keys_sql() -> str:
            tf.nysiis AS fn_nysiis, ts.nysiis AS sn_nysiis,
            v.fn[1] AS fn_initial, v.sn[1] AS sn_initial,
            r.dob, r.dob_swapped, r.dob_year,
-           strftime(r.dob, '%m%d') AS dob_md, strftime(r.dob, '%Y%m') AS dob_ym,
+           r.dob_ymd[5:] AS dob_md, r.dob_ymd[:6] AS dob_ym,
            r.sex, r.pc, r.pc_outward, r.pc_sector, r.nhs, r.addr_head
     FROM (
         SELECT uid, fn, sn FROM name_variants

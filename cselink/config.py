@@ -63,6 +63,8 @@ DEFAULT_BLOCKING: Final[tuple[BlockingRule, ...]] = (
     BlockingRule(name="address+surname_initial", keys=("addr_head", "sn_initial")),
     BlockingRule(name="address+postcode", keys=("addr_head", "pc")),
     BlockingRule(name="dob+address", keys=("dob", "addr_head")),
+    BlockingRule(name="dob+forename_initial", keys=("dob", "fn_initial")),
+    BlockingRule(name="dob+surname_initial", keys=("dob", "sn_initial")),
     BlockingRule(name="nhs_number", keys=("nhs",)),
 )
 

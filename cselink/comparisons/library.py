@@ -57,7 +57,6 @@ SURNAME: Final = Comparison(
     ),
 )
 
-_YMD = "strftime({}.dob, '%Y%m%d')"
 
 DOB: Final = Comparison(
     name="dob",
@@ -69,8 +68,12 @@ DOB: Final = Comparison(
         L(label="day_month_swapped", condition="l.dob = r.dob_swapped",
           description="day and month of birth swapped"),
         L(label="one_edit",
-          condition=f"damerau_levenshtein({_YMD.format('l')}, {_YMD.format('r')}) <= 1",
-          description="date of birth differs by one digit"),
+          # Hamming on fixed-width yyyymmdd: one digit wrong, or two digits transposed
+          # (same digits, two places differ); much cheaper than Damerau-Levenshtein.
+          condition="hamming(l.dob_ymd, r.dob_ymd) <= 1 OR (hamming(l.dob_ymd, r.dob_ymd) = 2 "
+                    "AND list_sort(string_split(l.dob_ymd, '')) = "
+                    "list_sort(string_split(r.dob_ymd, '')))",
+          description="date of birth differs by one digit or two swapped digits"),
         L(label="same_year_and_month",
           condition="year(l.dob) = year(r.dob) AND month(l.dob) = month(r.dob)",
           description="same year and month of birth"),
@@ -101,22 +104,24 @@ POSTCODE: Final = Comparison(
     ),
 )
 
-_JACCARD = (
-    "len(list_intersect(l.addr_tokens, r.addr_tokens)) / "
-    "len(list_distinct(list_concat(l.addr_tokens, r.addr_tokens)))"
+#: Dice overlap of the address word sets (each set holds distinct words).
+_DICE = (
+    "2 * len(list_intersect(l.addr_tokens, r.addr_tokens)) / "
+    "(len(l.addr_tokens) + len(r.addr_tokens))"
 )
+#: Typo-tolerant similarity of the whole address string.
+_JW = "jaro_winkler_similarity(l.addr, r.addr)"
 
 ADDRESS: Final = Comparison(
     name="address",
-    description="address words in common (Jaccard) or the whole address nearly the same",
+    description="address words in common (Dice), or the whole address nearly the same",
     levels=(
         L(label="missing", condition="l.addr IS NULL OR r.addr IS NULL", is_null=True,
           description="address missing"),
         L(label="exact", condition="l.addr = r.addr", description="same address"),
-        L(label="most_words",
-          condition=f"{_JACCARD} >= 0.6 OR jaro_winkler_similarity(l.addr, r.addr) >= 0.95",
+        L(label="most_words", condition=f"{_DICE} >= 0.75 OR {_JW} >= 0.93",
           description="address mostly the same"),
-        L(label="some_words", condition=f"{_JACCARD} >= 0.3",
+        L(label="some_words", condition=f"{_DICE} >= 0.45 OR {_JW} >= 0.85",
           description="address partly the same"),
         L(label="different", condition="TRUE", description="addresses differ"),
     ),

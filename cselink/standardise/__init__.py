@@ -3,8 +3,8 @@
 Reads ``input_records`` (see :mod:`cselink.schema`) and writes:
 
 ``records``
-    uid, source, record_id, fn, sn, dob, dob_year, dob_quality ('full' | 'year_only' |
-    'placeholder' | 'missing'), dob_swapped, sex, pc, pc_outward, pc_sector, addr,
+    uid, source, record_id, fn, sn, dob, dob_year, dob_ymd (yyyymmdd text), dob_quality
+    ('full' | 'year_only' | 'placeholder' | 'missing'), dob_swapped, sex, pc, pc_outward, pc_sector, addr,
     addr_tokens, nhs (valid NHS numbers only)
 ``name_variants``
     uid, kind, fn, sn, detail, fn_other, sn_other: every name the record may be known by.
@@ -47,6 +47,9 @@ VARIANT_KINDS: Final[tuple[str, ...]] = (
     "surname_part",
     "middle_name",
 )
+
+#: Dates recorded when the date of birth is unknown; they never count as agreement.
+PLACEHOLDER_DATES: Final[tuple[str, ...]] = ("1900-01-01", "1901-01-01", "1899-12-31")
 
 #: Month-day pairs that stand for "only the year is known".
 YEAR_ONLY_MARKERS: Final[tuple[tuple[int, int], ...]] = ((1, 1), (7, 1))
@@ -135,6 +138,7 @@ def standardise(
         con, "_addr_map", f"SELECT DISTINCT address FROM {src} WHERE address IS NOT NULL",
         _address_row, ["tokens", "pc_in_text"],
     )
+    placeholders = ", ".join(f"DATE '{d}'" for d in PLACEHOLDER_DATES)
     markers = " OR ".join(
         f"(month(i.dob) = {int(m)} AND day(i.dob) = {int(d)})" for m, d in year_only_markers
     ) or "FALSE"
@@ -148,7 +152,8 @@ def standardise(
                    i.aliases, i.former_surnames,
                    CASE
                      WHEN i.dob IS NULL THEN 'missing'
-                     WHEN i.dob < DATE '1901-01-01' OR i.dob > current_date THEN 'placeholder'
+                     WHEN i.dob IN ({placeholders}) OR i.dob < DATE '1850-01-01'
+                          OR i.dob > current_date THEN 'placeholder'
                      WHEN {markers} THEN 'year_only'
                      ELSE 'full' END AS dob_quality,
                    i.dob AS dob_in,
@@ -167,6 +172,7 @@ def standardise(
         SELECT uid, source, record_id, fn, sn, sn_parts, mid, aliases, former_surnames,
                CASE WHEN dob_quality = 'full' THEN dob_in END AS dob,
                CASE WHEN dob_quality IN ('full', 'year_only') THEN year(dob_in) END AS dob_year,
+               CASE WHEN dob_quality = 'full' THEN strftime(dob_in, '%Y%m%d') END AS dob_ymd,
                dob_quality,
                CASE WHEN dob_quality = 'full' AND day(dob_in) <= 12
                          AND day(dob_in) <> month(dob_in)

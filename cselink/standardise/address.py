@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from typing import Final, NamedTuple
 
-from .names import fold
 
 _UK_POSTCODE: Final = re.compile(r"^([A-Z]{1,2})([0-9][0-9A-Z]?)([0-9])([A-Z]{2})$")
 _UK_IN_TEXT: Final = re.compile(
@@ -114,10 +113,7 @@ def address_tokens(value: str | None) -> list[str]:
 
     A postcode inside the address is left out (postcodes are compared on their own).
     """
-    folded = fold(value)
-    if not folded:
-        return []
-    # fold() drops digits; keep house numbers, which are strong evidence.
+    # Keep house numbers, which are strong evidence.
     text = _UK_IN_TEXT.sub(" ", fold_keep_digits(value))
     raw = text.split()
     tokens = [_ADDRESS_WORDS.get(t, t) for t in raw]

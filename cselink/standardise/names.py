@@ -12,12 +12,14 @@ import unicodedata
 from functools import lru_cache
 from typing import Final
 
-#: Words that are not part of anyone's name: titles, alias markers, placeholders.
-_NOISE_TOKENS: Final[frozenset[str]] = frozenset(
-    {
-        "mr", "mrs", "miss", "ms", "mx", "master", "dr", "rev",
-        "aka", "alias", "nee", "ne", "fka", "formerly", "known", "as", "also",
-    }
+#: Titles: never part of a name.
+_TITLES: Final[frozenset[str]] = frozenset(
+    {"mr", "mrs", "miss", "ms", "mx", "master", "dr", "rev"}
+)
+#: Alias markers ("known as", "aka"): dropped when other words remain, since "Alias" and
+#: "Known" are also real surnames.
+_MARKERS: Final[frozenset[str]] = frozenset(
+    {"aka", "alias", "nee", "ne", "fka", "formerly", "known", "as", "also"}
 )
 #: Whole values that stand for "no name": the name is treated as missing.
 _PLACEHOLDER_NAMES: Final[frozenset[str]] = frozenset(
@@ -59,10 +61,11 @@ def name_tokens(text: str | None) -> list[str]:
     folded = fold(text)
     if not folded or folded in _PLACEHOLDER_NAMES:
         return []
-    tokens = [t for t in folded.split() if t not in _NOISE_TOKENS]
+    words = [t for t in folded.split() if t not in _TITLES]
+    tokens = [t for t in words if t not in _MARKERS] or words
     if " ".join(tokens) in _PLACEHOLDER_NAMES:
         return []
-    return tokens
+    return [t for t in tokens if t not in _PLACEHOLDER_NAMES]
 
 
 def clean_forename(text: str | None) -> str | None:
