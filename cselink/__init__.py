@@ -35,7 +35,7 @@ from .mapping import Mapping
 from .pipeline import Linker, dedupe, link
 from .scoring import Model
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "BlockingRule",

@@ -17,6 +17,7 @@ import duckdb
 import pandas as pd
 
 from .config import BlockingRule, Settings
+from ._sql import quote_ident
 from .errors import PairExplosionError
 from .standardise.names import variant_pairs
 
@@ -38,10 +39,18 @@ _KEY_SQL: dict[str, str] = {
 _PARTNER: dict[str, str] = {"dob_swapped": "dob", "fn_alt": "fn"}
 
 
-def block_keys_sql() -> str:
-    """SQL creating ``block_keys`` from ``records``, ``name_variants`` and ``name_tokens``."""
-    return """
-    CREATE OR REPLACE TABLE block_keys AS
+def block_keys_sql(
+    *,
+    records: str = "records",
+    variants: str = "name_variants",
+    tokens: str = "name_tokens",
+    out: str = "block_keys",
+    temporary: bool = False,
+) -> str:
+    """SQL creating ``block_keys``: one row per record and name variant (and name swap)."""
+    rec, var, tok, dst = (quote_ident(x) for x in (records, variants, tokens, out))
+    return f"""
+    CREATE OR REPLACE {"TEMP TABLE" if temporary else "TABLE"} {dst} AS
     SELECT v.uid, r.source, v.fn, v.sn,
            tf.metaphone AS fn_metaphone, ts.metaphone AS sn_metaphone,
            tf.nysiis AS fn_nysiis, ts.nysiis AS sn_nysiis,
@@ -50,13 +59,13 @@ def block_keys_sql() -> str:
            r.dob_ymd[5:] AS dob_md, r.dob_ymd[:6] AS dob_ym,
            r.sex, r.pc, r.pc_outward, r.pc_sector, r.nhs, r.addr_head
     FROM (
-        SELECT uid, fn, sn FROM name_variants
+        SELECT uid, fn, sn FROM {var}
         UNION  -- forename and surname recorded the other way round
-        SELECT uid, sn, fn FROM records WHERE fn IS NOT NULL AND sn IS NOT NULL
+        SELECT uid, sn, fn FROM {rec} WHERE fn IS NOT NULL AND sn IS NOT NULL
     ) v
-    JOIN records r USING (uid)
-    LEFT JOIN name_tokens tf ON tf.name = v.fn
-    LEFT JOIN name_tokens ts ON ts.name = v.sn
+    JOIN {rec} r USING (uid)
+    LEFT JOIN {tok} tf ON tf.name = v.fn
+    LEFT JOIN {tok} ts ON ts.name = v.sn
     """
 
 
@@ -99,6 +108,46 @@ def rule_pairs_sql(
         f"FROM ({_side_sql(rule, partner=False, keys_table=keys_table)}) a "
         f"JOIN ({_side_sql(rule, partner=True, keys_table=keys_table)}) b ON {on} AND a.uid <> b.uid{cross}"
     )
+
+
+def _hash_sql(rule_no: int, role: str, rule: BlockingRule, *, partner: bool,
+              keys_table: str) -> str:
+    """SELECT DISTINCT uid, rule, key_hash for one side of one rule (see block_index_sql)."""
+    keys = ", ".join(f"k{i}" for i in range(len(rule.keys)))
+    side = _side_sql(rule, partner=partner, keys_table=keys_table)
+    return (f"SELECT DISTINCT uid, {rule_no}::SMALLINT AS rule, "
+            f"hash({rule_no}, '{role}', {keys}) AS key_hash FROM ({side})")
+
+
+def block_index_sql(rules: Sequence[BlockingRule], *, keys_table: str = "block_keys") -> str:
+    """SQL creating ``block_index(rule, key_hash, uid)``, sorted by key_hash, for look-ups.
+
+    Each record has one entry per rule: the hash of its keys (role 'p'); an asymmetric rule
+    (swapped DOB, nicknames) also stores the hash of the record's partner keys (role 'q').
+    A query then finds its candidates with an indexed ``key_hash IN (...)`` look-up
+    instead of joining every rule against every record.
+    """
+    parts = []
+    for i, rule in enumerate(rules):
+        parts.append(_hash_sql(i, "p", rule, partner=False, keys_table=keys_table))
+        if not _is_symmetric(rule):
+            parts.append(_hash_sql(i, "q", rule, partner=True, keys_table=keys_table))
+    return (
+        "CREATE OR REPLACE TABLE block_index AS SELECT rule, key_hash, uid FROM ("
+        + " UNION ALL ".join(parts) + ") ORDER BY key_hash, rule, uid"
+    )
+
+
+def query_hashes_sql(rules: Sequence[BlockingRule], *, keys_table: str) -> str:
+    """SELECT uid, rule, key_hash: what each query record looks up in ``block_index``."""
+    parts = []
+    for i, rule in enumerate(rules):
+        if _is_symmetric(rule):
+            parts.append(_hash_sql(i, "p", rule, partner=False, keys_table=keys_table))
+        else:
+            parts.append(_hash_sql(i, "p", rule, partner=True, keys_table=keys_table))
+            parts.append(_hash_sql(i, "q", rule, partner=False, keys_table=keys_table))
+    return " UNION ".join(parts)
 
 
 def rule_count_sql(
@@ -153,16 +202,13 @@ def register_name_alts(con: duckdb.DuckDBPyConnection) -> None:
 def generate_pairs(
     con: duckdb.DuckDBPyConnection, settings: Settings, *, rules: Sequence[BlockingRule] | None = None
 ) -> list[RuleStats]:
-    """Build ``block_keys`` and ``pairs`` (the union of every rule's pairs).
+    """Build ``pairs``: the union of every rule's pairs over ``block_keys``.
 
     Raises:
         PairExplosionError: a rule's estimated pair count exceeds ``settings.max_pairs``.
     """
     rules = tuple(settings.blocking if rules is None else rules)
     link_only = settings.link_type == "link"
-    con.execute(block_keys_sql())
-    if any("fn_alt" in r.keys for r in rules):
-        register_name_alts(con)
     estimates = []
     for rule in rules:
         est = int(con.execute(rule_count_sql(rule, link_only=link_only)).fetchone()[0])

@@ -7,10 +7,12 @@ stage once, when first needed; every stage reads and writes named tables (see
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,16 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from .blocking import RuleStats, generate_pairs, register_name_alts
+from ._version import __version__
+from ._sql import quote_ident
+from .blocking import (
+    RuleStats,
+    block_keys_sql,
+    generate_pairs,
+    register_name_alts,
+    block_index_sql,
+    query_hashes_sql,
+)
 from .comparisons import COMPARISONS
 from .comparisons.vectors import comparison_sqls
 from .config import Settings
@@ -31,6 +42,9 @@ from .scoring.training import train_supervised, train_unsupervised
 from .standardise import standardise
 
 log = logging.getLogger(__name__)
+
+#: The source name queries are given inside :meth:`Linker.search`.
+QUERY_SOURCE = "__query__"
 
 SourceLike = Source | pd.DataFrame | duckdb.DuckDBPyRelation | str | Path
 SourcesArg = Mapping[str, Any] | Sequence[SourceLike]
@@ -95,19 +109,78 @@ class Linker:
         database: str | Path = ":memory:",
     ) -> None:
         self.settings = settings or Settings()
+        self._persistent = str(database) != ":memory:"
         self.con = duckdb.connect(str(database))
+        self.con.execute("SET enable_progress_bar = false")
         self.timings: dict[str, float] = {}
         self.sources = as_sources(sources)
         self._model = Model.load(model) if isinstance(model, str | Path) else model
         self._stage = 0
         self.blocking_stats: list[RuleStats] = []
+        if self.settings.link_type == "link" and len(self.sources) < 2:
+            raise UsageError("link needs at least two sources; use dedupe for one")
         with self._timed("ingest"):
             self.ingest_report: IngestReport = load_sources(self.con, self.sources)
         with self._timed("standardise"):
             standardise(self.con)
             register_name_alts(self.con)
-        if self.settings.link_type == "link" and len(self.sources) < 2:
-            raise UsageError("link needs at least two sources; use dedupe for one")
+            self.con.execute(block_keys_sql())
+            for stmt in tf_tables_sql():
+                self.con.execute(stmt)
+        self._save_meta()
+
+    @classmethod
+    def open(cls, database: str | Path, *, read_only: bool = False) -> Linker:
+        """Reopen an index built with ``Linker(sources, database=...)``: no ingest again.
+
+        Raises:
+            UsageError: the file is missing or is not a cselink index.
+        """
+        path = Path(database)
+        if not path.is_file():
+            raise UsageError("index file not found", file=str(path))
+        self = cls.__new__(cls)
+        try:
+            self.con = duckdb.connect(str(path), read_only=read_only)
+            self.con.execute("SET enable_progress_bar = false")
+            meta = dict(self.con.execute("SELECT key, value FROM cselink_meta").fetchall())
+        except duckdb.Error:
+            raise UsageError("not a cselink index (no cselink_meta table)",
+                             file=str(path)) from None
+        self.settings = Settings.from_dict(json.loads(meta["settings"]), file=str(path))
+        self._model = (Model.from_dict(json.loads(meta["model"]), file=str(path))
+                       if meta.get("model") else None)
+        self.sources = [Source(n, str(path)) for n in json.loads(meta["sources"])]
+        self.timings = {}
+        self.blocking_stats = []
+        self.ingest_report = IngestReport()
+        self._stage = 0
+        self._persistent = True
+        return self
+
+    def _ensure_block_index(self) -> None:
+        """Build ``block_index`` (kept in the database file) for fast look-ups, once."""
+        exists = self.con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'block_index'"
+        ).fetchone()[0]
+        if exists:
+            return
+        with self._timed("block_index"):
+            self.con.execute(block_index_sql(self.settings.blocking))
+            self.con.execute("CREATE INDEX block_index_key ON block_index (key_hash)")
+
+    def _save_meta(self) -> None:
+        """Keep settings, model and source names beside the tables (for :meth:`open`)."""
+        if not self._persistent:
+            return
+        meta = {
+            "settings": json.dumps(self.settings.to_dict()),
+            "model": json.dumps(self._model.to_dict()) if self._model else "",
+            "sources": json.dumps([s.name for s in self.sources]),
+            "cselink_version": __version__,
+        }
+        self.con.execute("CREATE OR REPLACE TABLE cselink_meta (key VARCHAR, value VARCHAR)")
+        self.con.executemany("INSERT INTO cselink_meta VALUES (?, ?)", list(meta.items()))
 
     @contextmanager
     def _timed(self, stage: str) -> Any:
@@ -134,8 +207,6 @@ class Linker:
             comps = [COMPARISONS[c] for c in self.comparisons]
             for stmt in comparison_sqls(comps, pairs_table="pairs", out_table="gammas"):
                 self.con.execute(stmt)
-            for stmt in tf_tables_sql():
-                self.con.execute(stmt)
         self._stage = 1
 
     def fit(self, truth: Iterable[tuple[str, str]] | pd.DataFrame | None = None) -> Model:
@@ -146,16 +217,17 @@ class Linker:
         ``source:record_id`` keys when ids repeat across sources): m from the labelled
         matches among the candidate pairs (supervised).
         """
-        self._ensure_gammas()
         with self._timed("train"):
             if truth is None:
                 self._model = train_unsupervised(self.con, self.settings, self.comparisons)
             else:
+                self._ensure_gammas()
                 self._register_truth(truth)
                 self._model = train_supervised(
                     self.con, self.settings, self.comparisons, "_truth"
                 )
-        self._stage = 1
+        self._stage = min(self._stage, 1)
+        self._save_meta()
         return self._model
 
     def _register_truth(self, truth: Iterable[tuple[str, str]] | pd.DataFrame) -> None:
@@ -211,25 +283,116 @@ class Linker:
         if not 0 <= threshold <= 1:
             raise UsageError("threshold must be between 0 and 1")
         self._ensure_scores()
+        with self._timed("explain"):
+            return self._explained("scores", threshold)
+
+    def _explained(self, scores_table: str, threshold: float, *, query: bool = False) -> pd.DataFrame:
+        """Scored pairs with both records' ids and sources and the reasons, as a DataFrame."""
         gam = ", ".join(f"s.{COMPARISONS[c].gamma_column}" for c in self.comparisons)
         mws = ", ".join(f"s.mw_{c}" for c in self.comparisons)
-        with self._timed("explain"):
-            frame = self.con.execute(
-                f"""
-                SELECT l.source AS source_l, l.record_id AS record_id_l,
-                       r.source AS source_r, r.record_id AS record_id_r,
-                       s.match_probability, s.match_weight,
-                       {reasons_sql(self.comparisons)} AS reasons,
-                       {gam}, {mws}, s.match_key, s.possible_twins
-                FROM (SELECT s.*, l.source AS source_l, r.source AS source_r FROM scores s
-                      JOIN records l ON l.uid = s.uid_l JOIN records r ON r.uid = s.uid_r
-                      WHERE s.match_probability >= ?) s
-                JOIN records l ON l.uid = s.uid_l JOIN records r ON r.uid = s.uid_r
-                ORDER BY s.uid_l, s.uid_r
-                """,
-                [threshold],
-            ).df()
-        return frame
+        if query:
+            head = ("r.record_id AS query_id, l.source AS source, l.record_id AS record_id, ")
+            order = "r.record_id, s.match_weight DESC, l.source, l.record_id"
+        else:
+            head = ("l.source AS source_l, l.record_id AS record_id_l, "
+                    "r.source AS source_r, r.record_id AS record_id_r, ")
+            order = "s.uid_l, s.uid_r"
+        return self.con.execute(
+            f"""
+            SELECT {head} s.match_probability, s.match_weight,
+                   {reasons_sql(self.comparisons)} AS reasons,
+                   {gam}, {mws}, s.match_key, s.possible_twins
+            FROM (SELECT s.*, l.source AS source_l, r.source AS source_r
+                  FROM {quote_ident(scores_table)} s
+                  JOIN records l ON l.uid = s.uid_l JOIN records r ON r.uid = s.uid_r
+                  WHERE s.match_probability >= ?) s
+            JOIN records l ON l.uid = s.uid_l JOIN records r ON r.uid = s.uid_r
+            ORDER BY {order}
+            """,
+            [threshold],
+        ).df()
+
+    def search(
+        self, queries: pd.DataFrame | Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        *, threshold: float = 0.0,
+    ) -> pd.DataFrame:
+        """Look up one or more referrals against the indexed records, without changing them.
+
+        Args:
+            queries: a record (a mapping of canonical columns), a list of them, or a
+                DataFrame. ``record_id`` names each query (q1, q2, ... when absent).
+            threshold: the lowest match probability to return.
+
+        Returns:
+            One row per candidate: query_id, source, record_id, match_probability,
+            match_weight, reasons, gamma_*/mw_* per comparison; best first per query.
+
+        Examples:
+            >>> linker.search({"forename": "Jade", "surname": "Smith",
+            ...                "dob": "2010-03-04"})  # doctest: +SKIP
+        """
+        frame = (queries.copy() if isinstance(queries, pd.DataFrame) else
+                 pd.DataFrame([queries] if isinstance(queries, Mapping) else list(queries)))
+        if "record_id" not in frame.columns:
+            frame.insert(0, "record_id", [f"q{i + 1}" for i in range(len(frame))])
+        if self._model is None:
+            self.fit()
+        assert self._model is not None
+        con = self.con
+        self._ensure_block_index()
+        with self._timed("search"):
+            con.execute("BEGIN TRANSACTION")
+            try:
+                load_sources(con, [Source(QUERY_SOURCE, frame)], table="_q_input",
+                             rejects_table="_q_rejects")
+                con.execute("CREATE OR REPLACE TEMP TABLE _q_in AS SELECT * REPLACE "
+                            "(uid + (SELECT coalesce(max(uid) + 1, 0) FROM records) AS uid) "
+                            "FROM _q_input")
+                standardise(con, source_table="_q_in", records_table="_q_records",
+                            variants_table="_q_variants", tokens_table="_q_tokens",
+                            temporary=True)
+                con.execute("INSERT INTO records BY NAME SELECT * FROM _q_records")
+                con.execute("INSERT INTO name_variants BY NAME SELECT * FROM _q_variants")
+                con.execute("INSERT INTO name_tokens BY NAME SELECT * FROM _q_tokens "
+                            "WHERE name NOT IN (SELECT name FROM name_tokens)")
+                con.execute("INSERT INTO name_alts SELECT DISTINCT fn, fn FROM _q_variants "
+                            "WHERE fn IS NOT NULL")
+                con.execute(block_keys_sql(records="_q_records", variants="_q_variants",
+                                           out="_q_keys", temporary=True))
+                rules = self.settings.blocking
+                con.execute("CREATE OR REPLACE TEMP TABLE _q_hashes AS "
+                            + query_hashes_sql(rules, keys_table="_q_keys"))
+                wanted = [int(h) for (h,) in con.execute(
+                    "SELECT DISTINCT key_hash FROM _q_hashes").fetchall()]
+                # Literal values let DuckDB answer from the ART index on key_hash.
+                in_list = ", ".join(map(str, wanted)) or "NULL"
+                names = "[" + ", ".join(
+                    "'" + r.name.replace("'", "''") + "'" for r in rules) + "]"
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE _q_pairs AS "
+                    f"SELECT x.uid AS uid_l, q.uid AS uid_r, {names}[min(x.rule) + 1] AS match_key "
+                    f"FROM (SELECT rule, key_hash, uid FROM block_index "
+                    f"WHERE key_hash IN ({in_list})) x "
+                    f"JOIN _q_hashes q ON q.key_hash = x.key_hash AND q.rule = x.rule "
+                    f"WHERE x.uid < q.uid GROUP BY x.uid, q.uid"
+                )
+                comps = [COMPARISONS[c] for c in self.comparisons]
+                for stmt in comparison_sqls(comps, pairs_table="_q_pairs",
+                                            out_table="_q_gammas", temporary=True):
+                    con.execute(stmt)
+                # A referral is one person: among N indexed records, about one is theirs.
+                n_index = int(con.execute(
+                    "SELECT count(*) FROM records WHERE source <> ?", [QUERY_SOURCE]
+                ).fetchone()[0])
+                model = replace(self._model, prior=min(0.5, 1.0 / max(n_index, 1)))
+                con.execute(scores_sql(
+                    model, gammas_table="_q_gammas", out_table="_q_scores",
+                    tf_adjust=self.settings.tf_adjust, tf_cap=self.settings.tf_weight_cap,
+                    twins_probability=self.settings.twins_probability, temporary=True,
+                ))
+                return self._explained("_q_scores", threshold, query=True)
+            finally:
+                con.execute("ROLLBACK")
 
     def cluster(self, threshold: float | None = None) -> pd.DataFrame:
         """Every record once, with the cluster it belongs to at ``threshold``."""

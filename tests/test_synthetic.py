@@ -59,8 +59,7 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def canonical(out: Path) -> pd.DataFrame:
-    return pd.concat([read(out / "canonical" / f"{a}.csv") for a in AGENCIES],
-                     ignore_index=True)
+    return pd.concat([read(out / "canonical" / f"{a}.csv") for a in AGENCIES], ignore_index=True)
 
 
 @pytest.fixture(scope="module")
@@ -77,14 +76,26 @@ def people(out: Path) -> pd.DataFrame:
 def noisy() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, SynthConfig]:
     """A larger population with raised rates, for the rate checks."""
     cfg = SynthConfig(
-        people=3000, seed=11, dob_swap_rate=0.3, dob_missing_rate=0.1, sex_missing_rate=0.1,
-        typo_rate=0.15, stale_surname_rate=0.4, stale_address_rate=0.4,
-        surname_change_rate=0.3, move_rate=0.4, duplicate_rate=0.1,
+        people=3000,
+        seed=11,
+        dob_swap_rate=0.3,
+        dob_missing_rate=0.1,
+        sex_missing_rate=0.1,
+        typo_rate=0.15,
+        stale_surname_rate=0.4,
+        stale_address_rate=0.4,
+        surname_change_rate=0.3,
+        move_rate=0.4,
+        duplicate_rate=0.1,
     )
     frames = generate_frames(cfg)
     records = pd.concat(frames.canonical.values(), ignore_index=True)
-    return records.merge(frames.truth, on=["record_id", "source"]), \
-        frames.people.set_index("person_id", drop=False), frames.truth, cfg
+    return (
+        records.merge(frames.truth, on=["record_id", "source"]),
+        frames.people.set_index("person_id", drop=False),
+        frames.truth,
+        cfg,
+    )
 
 
 def tag_set(corruptions: str) -> set[str]:
@@ -106,16 +117,25 @@ def test_layout_and_canonical_columns(out: Path) -> None:
         assert (out / "native" / f"{agency}.csv").is_file()
         assert (out / "mappings" / f"{agency}.toml").is_file()
     assert tuple(read(out / "truth.csv").columns) == (
-        "record_id", "source", "person_id", "household_id", "corruptions")
-    assert tuple(read(out / "relations.csv").columns) == (
-        "person_id_a", "person_id_b", "relation")
+        "record_id",
+        "source",
+        "person_id",
+        "household_id",
+        "corruptions",
+    )
+    assert tuple(read(out / "relations.csv").columns) == ("person_id_a", "person_id_b", "relation")
     assert tuple(read(out / "referrals.csv").columns) == CANONICAL_COLUMNS
     assert tuple(read(out / "referrals_truth.csv").columns) == (
-        "referral_id", "person_id", "scenario", "related_person_id")
+        "referral_id",
+        "person_id",
+        "scenario",
+        "related_person_id",
+    )
 
 
 def test_same_seed_gives_identical_files_and_another_seed_does_not(
-        out: Path, tmp_path: Path) -> None:
+    out: Path, tmp_path: Path
+) -> None:
     again = tmp_path / "again"
     generate(SynthConfig(people=PEOPLE, seed=7), again)
     files = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
@@ -130,20 +150,23 @@ def test_same_seed_gives_identical_files_and_another_seed_does_not(
 
 
 def test_truth_rows_match_canonical_records_one_to_one(
-        canonical: pd.DataFrame, truth: pd.DataFrame, people: pd.DataFrame) -> None:
+    canonical: pd.DataFrame, truth: pd.DataFrame, people: pd.DataFrame
+) -> None:
     assert len(truth) == len(canonical)
     keys_t = set(zip(truth["source"], truth["record_id"], strict=True))
     keys_c = set(zip(canonical["source"], canonical["record_id"], strict=True))
     assert keys_t == keys_c and len(keys_t) == len(truth)
     assert set(truth["person_id"]) == set(people.index)  # everyone is held somewhere
-    assert (truth["household_id"] == people.loc[truth["person_id"], "household_id"].to_numpy()
-            ).all()
+    assert (
+        truth["household_id"] == people.loc[truth["person_id"], "household_id"].to_numpy()
+    ).all()
     tags = set().union(*(tag_set(c) for c in truth["corruptions"]))
     assert tags <= set(TAGS)
 
 
 def test_record_ids_are_agency_formats_unique_and_carry_no_personal_data(
-        canonical: pd.DataFrame, people: pd.DataFrame) -> None:
+    canonical: pd.DataFrame, people: pd.DataFrame
+) -> None:
     for agency, fmt in ID_FORMATS.items():
         ids = canonical.loc[canonical["source"] == agency, "record_id"]
         assert ids.map(lambda s, fmt=fmt: bool(fmt.match(s))).all(), agency
@@ -158,8 +181,11 @@ def test_record_ids_are_agency_formats_unique_and_carry_no_personal_data(
 def test_native_and_canonical_hold_the_same_ids(out: Path) -> None:
     for agency in AGENCIES:
         mapping = tomllib.loads((out / "mappings" / f"{agency}.toml").read_text("utf-8"))
-        native = read(out / "native" / f"{agency}.csv", sep=mapping["source"]["delimiter"],
-                      encoding=mapping["source"]["encoding"])
+        native = read(
+            out / "native" / f"{agency}.csv",
+            sep=mapping["source"]["delimiter"],
+            encoding=mapping["source"]["encoding"],
+        )
         canon = read(out / "canonical" / f"{agency}.csv")
         id_col = mapping["columns"]["record_id"]
         assert list(native[id_col]) == list(canon["record_id"]), agency
@@ -168,22 +194,34 @@ def test_native_and_canonical_hold_the_same_ids(out: Path) -> None:
 
 def test_native_file_through_its_mapping_is_the_canonical_file(out: Path) -> None:
     """The canonical file is what the native file means: ingest both and compare."""
-    cols = ("record_id, forename, middle_names, surname, aliases, former_surnames, dob, "
-            "sex, address, postcode, nhs_number")
+    cols = (
+        "record_id, forename, middle_names, surname, aliases, former_surnames, dob, "
+        "sex, address, postcode, nhs_number"
+    )
     for agency in AGENCIES:
         con = duckdb.connect()
         mapping = Mapping.from_toml(out / "mappings" / f"{agency}.toml")
-        load_sources(con, [Source(agency, out / "native" / f"{agency}.csv", mapping)],
-                     table="n", rejects_table="n_rejects")
-        load_sources(con, [Source(agency, out / "canonical" / f"{agency}.csv")],
-                     table="c", rejects_table="c_rejects")
+        load_sources(
+            con,
+            [Source(agency, out / "native" / f"{agency}.csv", mapping)],
+            table="n",
+            rejects_table="n_rejects",
+        )
+        load_sources(
+            con,
+            [Source(agency, out / "canonical" / f"{agency}.csv")],
+            table="c",
+            rejects_table="c_rejects",
+        )
         assert con.execute("SELECT count(*) FROM n_rejects").fetchone() == (0,)
         differing = con.execute(
             f"SELECT count(*) FROM (SELECT {cols} FROM n EXCEPT ALL SELECT {cols} FROM c)"
         ).fetchone()
         assert differing == (0,), agency
-        assert con.execute("SELECT count(*) FROM n").fetchone() == \
-            con.execute("SELECT count(*) FROM c").fetchone()
+        assert (
+            con.execute("SELECT count(*) FROM n").fetchone()
+            == con.execute("SELECT count(*) FROM c").fetchone()
+        )
 
 
 def test_agency_styles(out: Path, canonical: pd.DataFrame) -> None:
@@ -203,8 +241,7 @@ def test_agency_styles(out: Path, canonical: pd.DataFrame) -> None:
 # --------------------------------------------------------------------------- identifiers
 
 
-def test_nhs_numbers_are_valid_by_modulus_11(canonical: pd.DataFrame,
-                                             truth: pd.DataFrame) -> None:
+def test_nhs_numbers_are_valid_by_modulus_11(canonical: pd.DataFrame, truth: pd.DataFrame) -> None:
     assert nhs_number_is_valid("9434765919") and not nhs_number_is_valid("9434765918")
     merged = canonical.merge(truth, on=["source", "record_id"])
     health = merged[merged["source"] == "health"]
@@ -222,13 +259,17 @@ def test_nhs_numbers_are_valid_by_modulus_11(canonical: pd.DataFrame,
 
 
 def test_people_are_young_have_real_format_postcodes_and_one_to_four_agencies(
-        people: pd.DataFrame, truth: pd.DataFrame) -> None:
+    people: pd.DataFrame, truth: pd.DataFrame
+) -> None:
     dob = pd.to_datetime(people["dob"])
     age = (pd.Timestamp("2026-11-01") - dob).dt.days / 365.25
     assert age.min() >= 10 and age.max() < 20
     assert people["postcode"].str.match(POSTCODE).all()
-    shapes = people["postcode"].str.replace(r"[A-Z]", "A", regex=True) \
+    shapes = (
+        people["postcode"]
+        .str.replace(r"[A-Z]", "A", regex=True)
         .str.replace(r"[0-9]", "9", regex=True)
+    )
     assert set(shapes) == {"A9 9AA", "A99 9AA", "AA9 9AA", "AA99 9AA", "A9A 9AA", "AA9A 9AA"}
     held = truth.drop_duplicates(["person_id", "source"]).groupby("person_id").size()
     assert held.min() >= 1 and held.max() <= 4
@@ -239,7 +280,8 @@ def test_people_are_young_have_real_format_postcodes_and_one_to_four_agencies(
 
 
 def test_twins_share_surname_dob_and_address_with_different_forenames(
-        out: Path, people: pd.DataFrame) -> None:
+    out: Path, people: pd.DataFrame
+) -> None:
     rel = read(out / "relations.csv")
     assert set(rel["relation"]) <= set(RELATIONS)
     twins = rel[rel["relation"] == "twin"]
@@ -255,13 +297,16 @@ def test_twins_share_surname_dob_and_address_with_different_forenames(
     assert (a.loc[same_sex, "surname"] == b.loc[same_sex, "surname"]).all()
     # opposite-sex twins differ in surname only by its female form (Kowalski/Kowalska)
     differ = a["surname"] != b["surname"]
-    assert a.loc[differ, "community"].isin(
-        ["polish", "lithuanian", "slovak_roma", "indian_sikh", "bangladeshi", "pakistani"]
-    ).all()
+    assert (
+        a.loc[differ, "community"]
+        .isin(["polish", "lithuanian", "slovak_roma", "indian_sikh", "bangladeshi", "pakistani"])
+        .all()
+    )
 
 
 def test_siblings_share_a_household_and_namesakes_share_a_name(
-        out: Path, people: pd.DataFrame) -> None:
+    out: Path, people: pd.DataFrame
+) -> None:
     rel = read(out / "relations.csv")
     assert (rel["person_id_a"] < rel["person_id_b"]).all()
     sib = rel[rel["relation"] == "sibling"]
@@ -282,7 +327,8 @@ def test_twin_rate(noisy) -> None:
     sizes = ppl.groupby("household_id").size()
     households = ppl.drop_duplicates("household_id").set_index("household_id")
     with_twins = households.index.isin(
-        ppl.groupby(["household_id", "dob"]).size().loc[lambda s: s > 1].index.get_level_values(0))
+        ppl.groupby(["household_id", "dob"]).size().loc[lambda s: s > 1].index.get_level_values(0)
+    )
     several = (sizes.loc[households.index] >= 2).to_numpy()
     assert within(with_twins[several], cfg.effective_rate("twin_rate"))
 
@@ -292,17 +338,18 @@ def test_namesake_rate_and_same_dob_rate() -> None:
     frames = generate_frames(cfg)
     ppl = frames.people.set_index("person_id")
     ns = frames.relations[frames.relations["relation"] == "namesake"]
-    same_dob = ppl.loc[ns["person_id_a"], "dob"].to_numpy() == \
-        ppl.loc[ns["person_id_b"], "dob"].to_numpy()
+    same_dob = (
+        ppl.loc[ns["person_id_a"], "dob"].to_numpy() == ppl.loc[ns["person_id_b"], "dob"].to_numpy()
+    )
     assert same_dob.sum() >= 0.9 * 0.05 * 2000
 
 
 # --------------------------------------------------------------------------- corruptions
 
 
-def test_records_without_corruptions_are_the_truth(canonical: pd.DataFrame,
-                                                   truth: pd.DataFrame,
-                                                   people: pd.DataFrame) -> None:
+def test_records_without_corruptions_are_the_truth(
+    canonical: pd.DataFrame, truth: pd.DataFrame, people: pd.DataFrame
+) -> None:
     """Tags are complete: a record tagged with nothing that changes values is exact."""
     harmless = {"duplicate", "surname_changed", "former_surname_listed", "alias_listed"}
     merged = canonical.merge(truth, on=["source", "record_id"])
@@ -316,8 +363,10 @@ def test_records_without_corruptions_are_the_truth(canonical: pd.DataFrame,
     assert (clean["sex"] == who["sex"]).all()
     assert (clean["postcode"].str.upper() == who["postcode"]).all()
     # social care writes the postcode after the address
-    assert all(a.upper().startswith(b.upper())
-               for a, b in zip(clean["address"], who["address"], strict=True))
+    assert all(
+        a.upper().startswith(b.upper())
+        for a, b in zip(clean["address"], who["address"], strict=True)
+    )
 
 
 def test_tags_say_what_happened_to_the_date_of_birth(noisy) -> None:
@@ -389,24 +438,54 @@ def test_names_vary_as_documented(noisy) -> None:
     tags = records["corruptions"].map(tag_set)
     true = ppl.loc[records["person_id"]].reset_index(drop=True)
     records = records.reset_index(drop=True)
-    swap_only = tags.map(lambda t: t & {"name_swap", "nickname", "variant_forename",
-                                        "typo_forename", "typo_surname", "unicode_noise",
-                                        "alias_as_main", "stale_surname", "surname_half",
-                                        "title_surname", "middle_as_forename",
-                                        "variant_surname"} == {"name_swap"})
+    swap_only = tags.map(
+        lambda t: (
+            t
+            & {
+                "name_swap",
+                "nickname",
+                "variant_forename",
+                "typo_forename",
+                "typo_surname",
+                "unicode_noise",
+                "alias_as_main",
+                "stale_surname",
+                "surname_half",
+                "title_surname",
+                "middle_as_forename",
+                "variant_surname",
+            }
+            == {"name_swap"}
+        )
+    )
     assert swap_only.sum() > 5
-    assert (records.loc[swap_only, "forename"].str.upper()
-            == true.loc[swap_only, "surname"].str.upper()).all()
-    stale = tags.map(lambda t: "stale_surname" in t and not t & {
-        "name_swap", "typo_surname", "unicode_noise", "alias_as_main", "variant_surname",
-        "title_surname"})
+    assert (
+        records.loc[swap_only, "forename"].str.upper() == true.loc[swap_only, "surname"].str.upper()
+    ).all()
+    stale = tags.map(
+        lambda t: (
+            "stale_surname" in t
+            and not t
+            & {
+                "name_swap",
+                "typo_surname",
+                "unicode_noise",
+                "alias_as_main",
+                "variant_surname",
+                "title_surname",
+            }
+        )
+    )
     assert stale.sum() > 20
-    assert (records.loc[stale, "surname"].str.upper()
-            == true.loc[stale, "former_surnames"].str.upper()).all()
+    assert (
+        records.loc[stale, "surname"].str.upper() == true.loc[stale, "former_surnames"].str.upper()
+    ).all()
     police_alias = (records["source"] == "police") & tags.map(lambda t: "alias_listed" in t)
     health_alias = (records["source"] == "health") & tags.map(lambda t: "alias_listed" in t)
-    assert police_alias.sum() / (records["source"] == "police").sum() > \
-        5 * health_alias.sum() / (records["source"] == "health").sum()
+    assert (
+        police_alias.sum() / (records["source"] == "police").sum()
+        > 5 * health_alias.sum() / (records["source"] == "health").sum()
+    )
 
 
 # --------------------------------------------------------------------------- referrals
@@ -428,8 +507,11 @@ def test_referrals_cover_every_scenario(out: Path, people: pd.DataFrame) -> None
         form = ref.loc[r.referral_id]
         if r.scenario == "same_name":
             person = people.loc[r.person_id]
-            assert (form["forename"], form["surname"], form["dob"]) == \
-                (person["forename"], person["surname"], person["dob"])
+            assert (form["forename"], form["surname"], form["dob"]) == (
+                person["forename"],
+                person["surname"],
+                person["dob"],
+            )
         elif r.scenario == "unlisted_sibling":
             sib = people.loc[r.related_person_id]
             assert form["address"] == sib["address"] and form["dob"] != sib["dob"]

@@ -109,7 +109,8 @@ def best_names_sql(forename: Comparison | None, surname: Comparison | None) -> s
 
 
 def gammas_sql(
-    comparisons: Sequence[Comparison], *, pairs_table: str, out_table: str
+    comparisons: Sequence[Comparison], *, pairs_table: str, out_table: str,
+    temporary: bool = False,
 ) -> str:
     """The gamma table: record comparisons on ``l``/``r`` plus the best name combination."""
     p, out = quote_ident(pairs_table), quote_ident(out_table)
@@ -127,7 +128,7 @@ def gammas_sql(
                   "swapped")
     )
     return f"""
-    CREATE OR REPLACE TABLE {out} AS
+    CREATE OR REPLACE {"TEMP TABLE" if temporary else "TABLE"} {out} AS
     SELECT p.uid_l, p.uid_r, p.match_key, {", ".join(cols)}, {evidence}
     FROM {p} p
     JOIN records l ON l.uid = p.uid_l
@@ -138,7 +139,8 @@ def gammas_sql(
 
 
 def comparison_sqls(
-    comparisons: Sequence[Comparison], *, pairs_table: str = "pairs", out_table: str = "gammas"
+    comparisons: Sequence[Comparison], *, pairs_table: str = "pairs", out_table: str = "gammas",
+    temporary: bool = False,
 ) -> list[str]:
     """Every statement, in order, that turns ``pairs_table`` into ``out_table``.
 
@@ -147,7 +149,8 @@ def comparison_sqls(
     by_name = {c.name: c for c in comparisons}
     stmts = [combos_sql(pairs_table), name_features_sql("fn"), name_features_sql("sn"),
              best_names_sql(by_name.get("forename"), by_name.get("surname")),
-             gammas_sql(comparisons, pairs_table=pairs_table, out_table=out_table),
+             gammas_sql(comparisons, pairs_table=pairs_table, out_table=out_table,
+                        temporary=temporary),
              "DROP TABLE _combos", "DROP TABLE _fn_feat", "DROP TABLE _sn_feat",
              "DROP TABLE _best_names"]
     return stmts

@@ -55,6 +55,7 @@ def scores_sql(
     tf_adjust: bool = True,
     tf_cap: float = 6.0,
     twins_probability: float | None = 0.001,
+    temporary: bool = False,
 ) -> str:
     """The scores table: gammas plus mw_<comparison>, match_weight, match_probability."""
     g, out = quote_ident(gammas_table), quote_ident(out_table)
@@ -99,7 +100,7 @@ def scores_sql(
         math.log2(twins_probability / (1 - twins_probability)) if twins_probability else 0.0
     )
     return f"""
-    CREATE OR REPLACE TABLE {out} AS
+    CREATE OR REPLACE {"TEMP TABLE" if temporary else "TABLE"} {out} AS
     WITH w AS (
         SELECT g.*, {", ".join(mw_cols)}
         FROM {g} g {" ".join(joins)}

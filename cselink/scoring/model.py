@@ -56,7 +56,7 @@ class Model:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict with level labels, m, u and weights (for people reading it)."""
-        from .. import __version__
+        from .._version import __version__
 
         comps = {}
         for name in self.comparisons:

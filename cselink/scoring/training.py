@@ -42,6 +42,10 @@ from .model import Model
 
 log = logging.getLogger(__name__)
 
+#: A session whose EM finds fewer matches than this is not used (e.g. a single source
+#: with no duplicates): m cannot be learnt from it.
+MIN_SESSION_MATCHES = 10
+
 #: Which comparison a blocking key forces agreement on.
 _KEY_COMPARISON = {
     "fn": "forename", "fn_metaphone": "forename", "fn_nysiis": "forename",
@@ -177,6 +181,11 @@ def _run_session(
         warnings.simplefilter("ignore", ConvergenceWarning)
         res = fit_em(masked, merged, n_levels, m0=m0, u0=u, lam0=0.5, fix_u=True,
                      max_iterations=settings.em.max_iterations, tolerance=settings.em.tolerance)
+    if res.lam * counts.sum() < MIN_SESSION_MATCHES:
+        # Too few matches among these pairs to say anything about m: leave it out.
+        log.warning("training session %s found about %.0f matches among %d pairs; skipped",
+                    rule.name, res.lam * counts.sum(), int(counts.sum()))
+        return None
     m = {c: res.m[i] for i, c in enumerate(comparisons) if c not in excluded}
     log.info("training session %s: %d pairs, lambda %.4f, %d iterations",
              rule.name, int(counts.sum()), res.lam, res.iterations)

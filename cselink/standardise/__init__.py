@@ -25,6 +25,8 @@ from typing import Any, Final
 import duckdb
 import pandas as pd
 
+from .._sql import quote_ident
+
 from .address import address_tokens, normalise_postcode, postcode_in_text
 from .names import (
     RELIGIOUS_SURNAMES,
@@ -61,15 +63,18 @@ def _map_distinct(
     values_sql: str,
     func: Callable[[str], Sequence[Any]],
     columns: Sequence[str],
+    *,
+    temporary: bool = True,
 ) -> None:
-    """Apply ``func`` to each distinct non-null value of ``values_sql``; register table ``name``."""
+    """Apply ``func`` to each distinct non-null value of ``values_sql``; write table ``name``."""
     values = [row[0] for row in con.sql(values_sql).fetchall()]
     rows = [(v, *func(v)) for v in values]
     frame = pd.DataFrame(rows, columns=["raw", *columns])
     if frame.empty:
         frame = frame.astype(object)
     con.register(f"_{name}_df", frame)
-    con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _{name}_df")
+    kind = "TEMP TABLE" if temporary else "TABLE"
+    con.execute(f"CREATE OR REPLACE {kind} {name} AS SELECT * FROM _{name}_df")
     con.unregister(f"_{name}_df")
 
 
@@ -95,6 +100,10 @@ def standardise(
     con: duckdb.DuckDBPyConnection,
     *,
     source_table: str = "input_records",
+    records_table: str = "records",
+    variants_table: str = "name_variants",
+    tokens_table: str = "name_tokens",
+    temporary: bool = False,
     year_only_markers: Sequence[tuple[int, int]] = YEAR_ONLY_MARKERS,
 ) -> None:
     """Build ``records``, ``name_variants`` and ``name_tokens`` from ``source_table``.
@@ -102,10 +111,15 @@ def standardise(
     Args:
         con: the connection holding ``source_table``.
         source_table: the ingested records (contract in :mod:`cselink.schema`).
+        records_table, variants_table, tokens_table: where to write (other names let a
+            query be standardised beside a persisted index without touching it).
+        temporary: write the three tables as TEMP tables.
         year_only_markers: (month, day) pairs recorded when only the year of birth is known;
             such a date agrees on its year only, never as an exact date.
     """
-    src = source_table
+    src = quote_ident(source_table)
+    rec, var = quote_ident(records_table), quote_ident(variants_table)
+    kind = "TEMP TABLE" if temporary else "TABLE"
     _map_distinct(
         con, "_fn_map", f"SELECT DISTINCT forename FROM {src} WHERE forename IS NOT NULL",
         _forename_row, ["fn", "fn_rest"],
@@ -144,7 +158,7 @@ def standardise(
     ) or "FALSE"
     con.execute(
         f"""
-        CREATE OR REPLACE TABLE records AS
+        CREATE OR REPLACE {kind} {rec} AS
         WITH base AS (
             SELECT i.uid, i.source, i.record_id, i.sex, i.nhs_number, i.nhs_number_valid,
                    fm.fn, fm.fn_rest, sm.sn, sm.sn_parts,
@@ -192,25 +206,25 @@ def standardise(
     rel = ", ".join(f"'{s}'" for s in sorted(RELIGIOUS_SURNAMES))
     con.execute(
         f"""
-        CREATE OR REPLACE TABLE name_variants AS
+        CREATE OR REPLACE {kind} {var} AS
         WITH v AS (
-            SELECT uid, 0 AS k, fn, sn, NULL::VARCHAR AS detail FROM records
+            SELECT uid, 0 AS k, fn, sn, NULL::VARCHAR AS detail FROM {rec}
             UNION ALL
             SELECT r.uid, 1, am.fn, CASE WHEN am.sn IS NULL THEN r.sn ELSE am.sn END, a.a
-            FROM (SELECT uid, unnest(aliases) AS a FROM records) a
-            JOIN records r USING (uid) JOIN _alias_map am ON am.raw = a.a
+            FROM (SELECT uid, unnest(aliases) AS a FROM {rec}) a
+            JOIN {rec} r USING (uid) JOIN _alias_map am ON am.raw = a.a
             UNION ALL
             SELECT r.uid, 2, r.fn, fm.sn, f.f
-            FROM (SELECT uid, unnest(former_surnames) AS f FROM records) f
-            JOIN records r USING (uid) JOIN _former_map fm ON fm.raw = f.f
+            FROM (SELECT uid, unnest(former_surnames) AS f FROM {rec}) f
+            JOIN {rec} r USING (uid) JOIN _former_map fm ON fm.raw = f.f
             UNION ALL
-            SELECT uid, 3, fn, unnest(sn_parts), NULL FROM records WHERE len(sn_parts) > 1
+            SELECT uid, 3, fn, unnest(sn_parts), NULL FROM {rec} WHERE len(sn_parts) > 1
             UNION ALL
             SELECT uid, 3, fn, m, NULL
-            FROM (SELECT uid, fn, sn, unnest(mid) AS m FROM records)
+            FROM (SELECT uid, fn, sn, unnest(mid) AS m FROM {rec})
             WHERE (m IN ({rel}) AND sn NOT IN ({rel})) OR (sn IN ({rel}) AND m NOT IN ({rel}))
             UNION ALL
-            SELECT uid, 4, unnest(mid), sn, NULL FROM records
+            SELECT uid, 4, unnest(mid), sn, NULL FROM {rec}
         )
         SELECT g.uid, g.kind, g.fn, g.sn, g.detail,
                g.fn IS DISTINCT FROM r.fn AS fn_other, g.sn IS DISTINCT FROM r.sn AS sn_other
@@ -222,17 +236,20 @@ def standardise(
             FROM v
             WHERE fn IS NOT NULL OR sn IS NOT NULL
             GROUP BY uid, fn, sn
-        ) g JOIN records r USING (uid)
+        ) g JOIN {rec} r USING (uid)
         ORDER BY g.uid, g.k, g.fn, g.sn
         """
     )
     _map_distinct(
-        con, "name_tokens",
-        "SELECT DISTINCT n FROM (SELECT fn AS n FROM name_variants UNION SELECT sn "
-        "FROM name_variants) WHERE n IS NOT NULL",
-        phonetic_codes, ["metaphone", "nysiis", "soundex"],
+        con,
+        tokens_table,
+        f"SELECT DISTINCT n FROM (SELECT fn AS n FROM {var} UNION SELECT sn "
+        f"FROM {var}) WHERE n IS NOT NULL",
+        phonetic_codes,
+        ["metaphone", "nysiis", "soundex"],
+        temporary=temporary,
     )
-    con.execute("ALTER TABLE name_tokens RENAME COLUMN raw TO name")
+    con.execute(f"ALTER TABLE {tokens_table} RENAME COLUMN raw TO name")
     for t in ("_fn_map", "_sn_map", "_mid_map", "_alias_map", "_former_map", "_pc_map",
               "_addr_map"):
         con.execute(f"DROP TABLE IF EXISTS {t}")

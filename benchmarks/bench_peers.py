@@ -1,0 +1,260 @@
+"""Smoke tests of the benchmark peers, loaders and measuring harness on small FEBRL slices.
+
+These keep the benchmark code from rotting: every peer runs end to end on a few
+hundred records and must give sane, useful output. The full measurements live in
+``python -m benchmarks.measure``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmarks import peers
+from benchmarks.febrl import load_febrl3, load_febrl4, true_pairs_by_entity, write_canonical_csv
+from benchmarks.measure import machine_info, run_measured
+from cselink.evaluation import pair_metrics
+from cselink.schema import CANONICAL_COLUMNS
+
+pytest.importorskip("recordlinkage")
+
+_N_ENTITIES = 300
+
+
+def _entity(record_id: str) -> int:
+    return int(record_id.split("-")[1])
+
+
+@pytest.fixture(scope="module")
+def febrl4_slice() -> tuple[pd.DataFrame, pd.DataFrame, set[tuple[str, str]]]:
+    """Entities 0-299 of FEBRL4: 300 records each side, 300 true links."""
+    left, right, truth = load_febrl4()
+    keep_l = left[left["record_id"].map(_entity) < _N_ENTITIES].reset_index(drop=True)
+    keep_r = right[right["record_id"].map(_entity) < _N_ENTITIES].reset_index(drop=True)
+    ids = set(keep_l["record_id"]) | set(keep_r["record_id"])
+    return keep_l, keep_r, {p for p in truth if p[0] in ids and p[1] in ids}
+
+
+@pytest.fixture(scope="module")
+def febrl3_slice() -> tuple[pd.DataFrame, set[tuple[str, str]]]:
+    """The FEBRL3 records of 300 entities, with their within-entity pairs."""
+    records, _ = load_febrl3()
+    entities = sorted(records["record_id"].map(_entity).unique())[:_N_ENTITIES]
+    keep = records[records["record_id"].map(_entity).isin(entities)].reset_index(drop=True)
+    return keep, true_pairs_by_entity(keep["record_id"])
+
+
+def _check_output(out: pd.DataFrame, peer: str) -> None:
+    assert list(out.columns) == list(peers.PEER_OUTPUT_COLUMNS)
+    assert out["match_probability"].between(0.0, 1.0).all()
+    assert not out["match_probability"].isna().any()
+    assert out.attrs["peer"] == peer
+    assert out.attrs["candidate_pairs"] >= len(out[out["match_probability"] >= 0.5])
+    assert not (out["record_id_l"] == out["record_id_r"]).any()
+
+
+def test_febrl4_loader_is_canonical_and_complete() -> None:
+    left, right, truth = load_febrl4()
+    assert (len(left), len(right), len(truth)) == (5000, 5000, 5000)
+    assert list(left.columns) == list(CANONICAL_COLUMNS)
+    assert "soc_sec_id" not in left.columns
+    assert set(left["source"]) == {"febrl4a"} and set(right["source"]) == {"febrl4b"}
+    assert all(a < b for a, b in truth)
+    dob = pd.concat([left["dob"], right["dob"]])
+    assert dob[dob != ""].str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
+    assert (dob == "").sum() > 0  # missing and impossible dates are emptied, not kept
+    assert left["postcode"].str.fullmatch(r"\d{4}").all()
+    first = left.set_index("record_id").loc["rec-1070-org"]
+    assert (first["forename"], first["surname"], first["dob"]) == (
+        "michaela",
+        "neumann",
+        "1915-11-11",
+    )
+    assert first["address"] == "8 stanley street miami winston hills nsw"
+    assert not left["address"].str.contains("  ").any()
+
+
+def test_febrl3_truth_is_every_within_entity_pair() -> None:
+    records, truth = load_febrl3()
+    assert len(records) == 5000
+    assert len(truth) == 6538  # the count the FEBRL3 documentation gives
+    assert all(a < b and _entity(a) == _entity(b) for a, b in truth)
+    sizes = records["record_id"].map(_entity).value_counts()
+    assert len(truth) == int((sizes * (sizes - 1) // 2).sum())
+
+
+def test_write_canonical_csv_round_trips(tmp_path, febrl4_slice) -> None:
+    left, _, _ = febrl4_slice
+    path = write_canonical_csv(left.drop(columns=["nhs_number"]), tmp_path / "a.csv")
+    back = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert list(back.columns) == list(CANONICAL_COLUMNS)
+    pd.testing.assert_frame_equal(
+        back[["record_id", "dob", "postcode"]],
+        left[["record_id", "dob", "postcode"]].astype(object),
+    )
+
+
+_LINKERS: list[tuple[str, Callable[..., pd.DataFrame], Callable[..., pd.DataFrame], float]] = [
+    # (peer, link, dedupe, F1 floor on the slices)
+    ("exact", peers.exact_link, peers.exact_dedupe, 0.3),
+    ("recordlinkage", peers.recordlinkage_link, peers.recordlinkage_dedupe, 0.8),
+    ("splink", peers.splink_link, peers.splink_dedupe, 0.85),
+]
+
+
+@pytest.mark.parametrize(
+    ("peer", "link", "dedupe", "floor"), _LINKERS, ids=[row[0] for row in _LINKERS]
+)
+def test_peer_links_and_dedupes_febrl_slices(
+    peer, link, dedupe, floor, febrl4_slice, febrl3_slice
+) -> None:
+    if peer == "splink":
+        pytest.importorskip("splink")
+    left, right, truth4 = febrl4_slice
+    out = link(left, right)
+    _check_output(out, peer)
+    assert set(out["record_id_l"]) <= set(left["record_id"])
+    assert set(out["record_id_r"]) <= set(right["record_id"])
+    m4 = pair_metrics(out[out["match_probability"] >= 0.5], truth4, candidates=out)
+    assert m4.f1 >= floor, m4
+    assert m4.precision >= 0.9, m4
+
+    records, truth3 = febrl3_slice
+    out3 = dedupe(records)
+    _check_output(out3, peer)
+    m3 = pair_metrics(out3[out3["match_probability"] >= 0.5], truth3, candidates=out3)
+    assert m3.f1 >= floor, m3
+    if peer != "exact":
+        # the probabilistic peers block more widely than they link
+        assert m3.pairs_completeness is not None and m3.pairs_completeness >= m3.recall
+
+
+def test_exact_peer_is_case_and_space_insensitive_but_nothing_more() -> None:
+    left = pd.DataFrame(
+        {
+            "record_id": ["a1", "a2", "a3"],
+            "source": "s1",
+            "forename": [" Jade ", "Kai", "Rob"],
+            "surname": ["BROWN", "Li", "Smith"],
+            "dob": ["2008-03-01", "2009-01-02", ""],
+        }
+    )
+    right = pd.DataFrame(
+        {
+            "record_id": ["b1", "b2", "b3"],
+            "source": "s2",
+            "forename": ["jade", "Kai", "Rob"],
+            "surname": ["brown ", "Lee", "Smith"],
+            "dob": ["2008-03-01", "2009-01-02", ""],
+        }
+    )
+    out = peers.exact_link(left, right)
+    assert out[["record_id_l", "record_id_r"]].values.tolist() == [["a1", "b1"]]
+    assert out.attrs["candidate_pairs"] == 1
+
+
+def test_blocking_keys_keep_broad_keys_only_when_affordable(monkeypatch) -> None:
+    frame = peers.prepare_records(
+        pd.DataFrame(
+            {
+                "record_id": [str(i) for i in range(6)],
+                "forename": ["amy"] * 6,
+                "surname": ["x", "y", "z", "x", "y", "z"],
+                "dob": ["2001-01-01"] * 6,
+                "postcode": ["1000"] * 6,
+            }
+        )
+    )
+    assert peers._comparisons_for_key([frame], ("forename",)) == 15
+    assert peers._comparisons_for_key([frame, frame], ("surname",)) == 12
+    monkeypatch.setattr(peers, "BROAD_KEY_BUDGET", 14)
+    keys = peers.blocking_keys([frame])
+    assert ("surname",) in keys and ("forename",) not in keys and ("postcode",) not in keys
+
+
+def test_prepare_records_builds_alias_and_surname_variants() -> None:
+    frame = pd.DataFrame(
+        {
+            "record_id": ["1", "2"],
+            "forename": ["Zoë", ""],
+            "surname": ["Smith-Jones", "O'Brien"],
+            "aliases": ["Jay Brown; JB", ""],
+            "former_surnames": ["Walker", None],
+            "dob": ["2007-13-01", "1900-01-01"],
+            "postcode": ["ta12ab", "1234"],
+        }
+    )
+    prepared = peers.prepare_records(frame, uid_offset=10)
+    assert prepared["uid"].tolist() == [10, 11]
+    assert prepared.loc[0, "forename"] == "zoe"
+    assert prepared.loc[0, "forename_variants"] == ["jay", "jb", "zoe"]
+    assert prepared.loc[0, "surname_variants"] == [
+        "brown",
+        "jones",
+        "smith",
+        "smith-jones",
+        "walker",
+    ]
+    assert prepared.loc[1, "forename"] is None and prepared.loc[1, "surname"] == "obrien"
+    assert prepared["dob"].isna().all()  # impossible month; unknown-date placeholder
+    assert prepared["postcode"].tolist() == ["TA1 2AB", "1234"]
+
+
+def test_splink_alias_path_links_changed_surnames_and_splits_twins(febrl4_slice) -> None:
+    pytest.importorskip("splink")
+    left, right, truth = febrl4_slice
+    rng = np.random.default_rng(7)
+    left, right = left.copy(), right.copy()
+    left["aliases"] = ""
+    right["former_surnames"] = ""
+    # a third of B changed surname, the old one recorded as former surname
+    moved = rng.choice(len(right), size=len(right) // 3, replace=False)
+    right.loc[moved, "former_surnames"] = right.loc[moved, "surname"]
+    right.loc[moved, "surname"] = "newsurname" + pd.Series(moved.astype(str), index=moved)
+    # twins: copies of 20 A records with another forename
+    twins = left.sample(20, random_state=5).copy()
+    twins["record_id"] = twins["record_id"].str.replace("org", "twin", regex=False)
+    twins["forename"] = ["quentin"] * len(twins)
+    right = pd.concat([right, twins], ignore_index=True)
+
+    out = peers.splink_link(left, right)
+    _check_output(out, "splink")
+    links = out[out["match_probability"] >= 0.5]
+    m = pair_metrics(links, truth)
+    assert m.f1 >= 0.85, m
+    moved_ids = set(right.loc[moved, "record_id"])
+    found = {b for a, b in zip(links["record_id_l"], links["record_id_r"], strict=True)}
+    assert len(found & moved_ids) >= 0.7 * len(moved_ids)
+    twin_links = links[links["record_id_r"].str.contains("twin")]
+    named = left.set_index("record_id")["forename"]
+    # twins whose original has a forename are told apart
+    assert (named.loc[twin_links["record_id_l"]] == "").all()
+
+
+def test_run_measured_runs_in_a_fresh_process(febrl4_slice) -> None:
+    left, right, _ = febrl4_slice
+    measured = run_measured("benchmarks.peers:exact_link", left, right, timeout=120)
+    direct = peers.exact_link(left, right)
+    pd.testing.assert_frame_equal(measured.result, direct)
+    assert measured.result.attrs == direct.attrs
+    assert measured.wall_seconds >= measured.call_seconds > 0
+    assert measured.peak_rss_mib >= measured.baseline_rss_mib > 10
+
+
+def test_run_measured_reports_child_failure() -> None:
+    from cselink.errors import CselinkError
+
+    with pytest.raises(CselinkError, match="exited with status"):
+        run_measured("benchmarks.peers:no_such_function", timeout=60)
+    with pytest.raises(CselinkError, match="module:function"):
+        run_measured("benchmarks.peers.exact_link")
+
+
+def test_machine_info_names_cores_memory_and_versions() -> None:
+    info = machine_info()
+    assert info["cores"] >= 1 and info["memory_gib"] > 0
+    assert info["python"].count(".") == 2
+    assert info["libraries"]["pandas"] == pd.__version__
