@@ -68,8 +68,16 @@ DEFAULT_BLOCKING: Final[tuple[BlockingRule, ...]] = (
     BlockingRule(name="nhs_number", keys=("nhs",)),
 )
 
-#: Comparisons in the default model, by library name.
+#: Comparisons in the default model, by library name. Address and postcode are one
+#: ``location`` comparison: they are two views of one home, and counting both twice makes
+#: siblings (same surname, same home) look like one person.
 DEFAULT_COMPARISONS: Final[tuple[str, ...]] = (
+    "forename", "surname", "dob", "location", "sex", "nhs_number",
+)
+
+#: For benchmark data whose generator corrupts postcode and address independently and
+#: makes no families (FEBRL): the two compared separately, used with the twins guard off.
+INDEPENDENT_FIELD_COMPARISONS: Final[tuple[str, ...]] = (
     "forename", "surname", "dob", "postcode", "address", "sex", "nhs_number",
 )
 
@@ -107,8 +115,9 @@ class Settings:
         seed: seeds every random step (sampling), so runs are reproducible.
         tf_adjust: adjust exact name matches for how common the name is.
         tf_weight_cap: largest term-frequency adjustment, in bits, either way.
-        twins_probability: the probability given to a pair that looks like twins (same
-            surname, DOB and address, clearly different forenames, no shared NHS number).
+        twins_probability: the probability given to a pair that looks like twins or siblings
+            (same surname and home, clearly different forenames, no shared NHS number); None
+            turns this guard off (for data known to have no families, such as FEBRL).
         threshold: default match probability to accept a link.
     """
 

@@ -61,8 +61,11 @@ def reasons_sql(comparisons: Sequence[str]) -> str:
         "'forename and surname recorded the other way round' END)"
     )
     items.append(
-        "struct_pack(w := 2000.0, t := CASE WHEN possible_twins THEN "
-        "'possible twins: same surname, date of birth and address but different forenames' END)"
+        "struct_pack(w := 2000.0, t := CASE WHEN possible_twins AND "
+        f"{quote_ident(COMPARISONS['dob'].gamma_column)} = {COMPARISONS['dob'].gamma_of('exact')} "
+        "THEN 'possible twins: same surname, date of birth and home but different forenames' "
+        "WHEN possible_twins THEN "
+        "'possible siblings: same surname and home but different forenames' END)"
     )
     lst = "[" + ", ".join(items) + "]"
     return (

@@ -127,6 +127,36 @@ ADDRESS: Final = Comparison(
     ),
 )
 
+_PC_MISSING = "(l.pc IS NULL OR r.pc IS NULL)"
+_ADDR_MISSING = "(l.addr IS NULL OR r.addr IS NULL)"
+
+LOCATION: Final = Comparison(
+    name="location",
+    description="address and postcode as one piece of evidence (a household's two views), "
+                "so that siblings' shared home is not counted twice",
+    levels=(
+        L(label="missing", condition=f"{_PC_MISSING} AND {_ADDR_MISSING}", is_null=True,
+          description="address and postcode missing"),
+        L(label="same_address",
+          condition=f"NOT {_ADDR_MISSING} AND (l.addr = r.addr OR {_DICE} >= 0.75 "
+                    f"OR {_JW} >= 0.93) AND ({_PC_MISSING} OR l.pc = r.pc)",
+          description="same address"),
+        L(label="same_postcode", condition=f"NOT {_PC_MISSING} AND l.pc = r.pc",
+          description="same postcode"),
+        L(label="similar_address",
+          condition=f"NOT {_ADDR_MISSING} AND ({_DICE} >= 0.75 OR {_JW} >= 0.93)",
+          description="address nearly the same"),
+        L(label="same_sector", condition=f"NOT {_PC_MISSING} AND l.pc_sector = r.pc_sector "
+                                         f"OR NOT {_ADDR_MISSING} AND {_DICE} >= 0.45",
+          description="same postcode sector or partly the same address"),
+        L(label="same_district",
+          condition=f"NOT {_PC_MISSING} AND (l.pc_outward = r.pc_outward "
+                    "OR levenshtein(l.pc, r.pc) <= 1)",
+          description="same postcode district"),
+        L(label="different", condition="TRUE", description="lives elsewhere"),
+    ),
+)
+
 SEX: Final = Comparison(
     name="sex",
     description="sex recorded",
@@ -151,7 +181,7 @@ NHS_NUMBER: Final = Comparison(
 
 #: Every comparison by name.
 COMPARISONS: Final[dict[str, Comparison]] = {
-    c.name: c for c in (FORENAME, SURNAME, DOB, POSTCODE, ADDRESS, SEX, NHS_NUMBER)
+    c.name: c for c in (FORENAME, SURNAME, DOB, LOCATION, POSTCODE, ADDRESS, SEX, NHS_NUMBER)
 }
 #: Comparisons evaluated over name variants rather than record columns.
 NAME_COMPARISONS: Final[frozenset[str]] = frozenset({"forename", "surname"})

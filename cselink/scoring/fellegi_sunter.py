@@ -10,9 +10,10 @@ weaker evidence than on a rare one. For exact levels the weight gains
 i.e. the chance two random records share THIS name instead of any name, clamped to
 +-cap bits. ``tf_fn`` / ``tf_sn`` hold tf per distinct forename / surname.
 
-The twins guard (after the Ministry of Justice's person-matching service): same surname,
-date of birth and address or postcode, clearly different forenames and no shared NHS number
-gives a fixed low probability, since that is what twins look like.
+The twins-and-siblings guard (after the Ministry of Justice's person-matching service,
+which does this for twins): same surname, same address or postcode, clearly different
+forenames and no shared NHS number gives a fixed low probability, since that is what twins
+(same date of birth) and siblings look like.
 """
 
 from __future__ import annotations
@@ -78,24 +79,8 @@ def scores_sql(
             )
         mw_cols.append(f"{expr} AS {quote_ident('mw_' + name)}")
     total = " + ".join(quote_ident("mw_" + n) for n in model.comparisons) or "0.0"
-    twins = "FALSE"
-    if twins_probability is not None and {"forename", "surname", "dob"} <= set(model.comparisons):
-        fc, sc, dc = COMPARISONS["forename"], COMPARISONS["surname"], COMPARISONS["dob"]
-        place = []
-        if "postcode" in model.comparisons:
-            place.append(f"gamma_postcode = {COMPARISONS['postcode'].gamma_of('exact')}")
-        if "address" in model.comparisons:
-            place.append(f"gamma_address >= {COMPARISONS['address'].gamma_of('most_words')}")
-        nhs = (
-            f" AND gamma_nhs_number <> {COMPARISONS['nhs_number'].gamma_of('agree')}"
-            if "nhs_number" in model.comparisons else ""
-        )
-        if place:
-            twins = (
-                f"(gamma_surname = {sc.gamma_of('exact')} AND gamma_dob = {dc.gamma_of('exact')} "
-                f"AND ({' OR '.join(place)}) AND gamma_forename BETWEEN 0 AND "
-                f"{fc.gamma_of('initial')}{nhs})"
-            )
+    twins = relatives_sql(model.comparisons) if twins_probability is not None else None
+    twins = twins or "FALSE"
     cap_weight = (
         math.log2(twins_probability / (1 - twins_probability)) if twins_probability else 0.0
     )
@@ -118,10 +103,55 @@ def scores_sql(
     """
 
 
-def pattern_counts_sql(comparisons: Sequence[str], gammas_table: str = "gammas") -> str:
-    """Distinct gamma patterns with their pair counts: all EM needs."""
-    cols = ", ".join(quote_ident(COMPARISONS[c].gamma_column) for c in comparisons)
+def relatives_sql(comparisons: Sequence[str]) -> str | None:
+    """The twins-and-siblings guard as SQL over gamma columns (None if it cannot apply).
+
+    Same surname, the same home (address or postcode), no shared NHS number, and either
+    clearly different forenames, or dates of birth clearly apart with a forename that only
+    agrees through a middle name, nickname or near spelling: that is what twins and siblings
+    look like, not one person recorded twice.
+    """
+    comps = set(comparisons)
+    if not {"forename", "surname"} <= comps:
+        return None
+    fc, sc = COMPARISONS["forename"], COMPARISONS["surname"]
+    place = []
+    if "postcode" in comps:
+        place.append(f"gamma_postcode = {COMPARISONS['postcode'].gamma_of('exact')}")
+    if "address" in comps:
+        place.append(f"gamma_address >= {COMPARISONS['address'].gamma_of('most_words')}")
+    if "location" in comps:
+        place.append(f"gamma_location >= {COMPARISONS['location'].gamma_of('similar_address')}")
+    if not place:
+        return None
+    nhs = (f" AND gamma_nhs_number <> {COMPARISONS['nhs_number'].gamma_of('agree')}"
+           if "nhs_number" in comps else "")
+    different = f"gamma_forename BETWEEN 0 AND {fc.gamma_of('initial')}"
+    if "dob" in comps:
+        # Siblings: born at clearly different times, and the forename only agrees by a
+        # middle name, a nickname or a near spelling (families reuse names).
+        dc = COMPARISONS["dob"]
+        apart = ", ".join(str(dc.gamma_of(x)) for x in
+                          ("different", "same_year", "same_year_and_month"))
+        different = (f"({different} OR (gamma_dob IN ({apart}) AND gamma_forename BETWEEN 0 "
+                     f"AND {fc.gamma_of('exact_other_name')}))")
     return (
-        f"SELECT {cols}, count(*) AS n FROM {quote_ident(gammas_table)} "
+        f"(gamma_surname = {sc.gamma_of('exact')} AND ({' OR '.join(place)}) "
+        f"AND {different}{nhs})"
+    )
+
+
+def pattern_counts_sql(
+    comparisons: Sequence[str], gammas_table: str = "gammas", *, exclude: str | None = None
+) -> str:
+    """Distinct gamma patterns with their pair counts: all EM needs.
+
+    ``exclude`` is a SQL condition on gamma columns for pairs to leave out (e.g. pairs the
+    twins-and-siblings guard already knows are two people).
+    """
+    cols = ", ".join(quote_ident(COMPARISONS[c].gamma_column) for c in comparisons)
+    where = f" WHERE NOT {exclude}" if exclude else ""
+    return (
+        f"SELECT {cols}, count(*) AS n FROM {quote_ident(gammas_table)}{where} "
         f"GROUP BY ALL ORDER BY ALL"
     )

@@ -37,7 +37,7 @@ from ..comparisons.vectors import comparison_sqls
 from ..config import BlockingRule, Settings
 from ..errors import ConvergenceWarning
 from .em import fit_em, level_frequencies, match_posterior
-from .fellegi_sunter import pattern_counts_sql
+from .fellegi_sunter import pattern_counts_sql, relatives_sql
 from .model import Model
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,8 @@ _KEY_COMPARISON = {
     "sex": "sex", "pc": "postcode", "pc_outward": "postcode", "pc_sector": "postcode",
     "nhs": "nhs_number", "addr_head": "address",
 }
+#: Comparisons that read the same fields as another (a block on one forces the other).
+_ALSO = {"postcode": ("location",), "address": ("location",)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +75,11 @@ class Session:
 
 
 def patterns_of(
-    con: duckdb.DuckDBPyConnection, comparisons: Sequence[str], gammas_table: str
+    con: duckdb.DuckDBPyConnection, comparisons: Sequence[str], gammas_table: str,
+    *, exclude: str | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """(patterns, counts) of the distinct gamma vectors of ``gammas_table``."""
-    rows = con.execute(pattern_counts_sql(comparisons, gammas_table)).fetchnumpy()
+    rows = con.execute(pattern_counts_sql(comparisons, gammas_table, exclude=exclude)).fetchnumpy()
     cols = [COMPARISONS[c].gamma_column for c in comparisons]
     if not len(rows["n"]):
         return np.zeros((0, len(cols)), dtype=np.int64), np.zeros(0)
@@ -163,13 +166,18 @@ def _run_session(
         f"NULL::VARCHAR AS match_key FROM ({rule_pairs_sql(rule, link_only=link_only, keys_table=keys_table)})"
     )
     _gammas_for(con, comparisons, "_train_pairs", "_train_gammas")
-    patterns, counts = patterns_of(con, comparisons, "_train_gammas")
+    # Pairs the twins-and-siblings guard marks as relatives would teach EM that family
+    # members are matches; they are left out of training when the guard is on.
+    guard = relatives_sql(comparisons) if settings.twins_probability is not None else None
+    patterns, counts = patterns_of(con, comparisons, "_train_gammas", exclude=guard)
     con.execute("DROP TABLE IF EXISTS _train_gammas")
     con.execute("DROP TABLE IF EXISTS _train_pairs")
     con.execute("DROP TABLE IF EXISTS _train_keys")
     if counts.sum() == 0:
         return None
-    excluded = tuple(sorted({_KEY_COMPARISON[k] for k in rule.keys} & set(comparisons)))
+    forced = {_KEY_COMPARISON[k] for k in rule.keys}
+    forced |= {x for c in list(forced) for x in _ALSO.get(c, ())}
+    excluded = tuple(sorted(forced & set(comparisons)))
     masked = patterns.copy()
     for i, c in enumerate(comparisons):
         if c in excluded:
