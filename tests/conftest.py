@@ -52,7 +52,7 @@ def levels_of(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, st
             "CREATE TABLE pairs AS SELECT 0::BIGINT AS uid_l, 1::BIGINT AS uid_r, "
             "NULL::VARCHAR AS match_key"
         )
-        comps = [COMPARISONS[c] for c in linker.comparisons]
+        comps = list(COMPARISONS.values())
         for stmt in comparison_sqls(comps):
             linker.con.execute(stmt)
         row = linker.con.execute("SELECT * FROM gammas").df().iloc[0]

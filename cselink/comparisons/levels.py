@@ -32,11 +32,17 @@ class ComparisonLevel:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Comparison:
-    """A named comparison with its levels, strongest first, null level first of all."""
+    """A named comparison with its levels, strongest first, null level first of all.
+
+    Record comparisons read the two records as ``l.<column>`` and ``r.<column>``.
+    """
 
     name: str
     levels: tuple[ComparisonLevel, ...]
     description: str = ""
+    #: (name, SQL) values computed once per pair before the levels are tested, so a
+    #: costly similarity used by several levels runs once; conditions refer to the name.
+    features: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         nulls = [lv for lv in self.levels if lv.is_null]

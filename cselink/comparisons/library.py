@@ -104,16 +104,20 @@ POSTCODE: Final = Comparison(
     ),
 )
 
-#: Dice overlap of the address word sets (each set holds distinct words).
-_DICE = (
-    "2 * len(list_intersect(l.addr_tokens, r.addr_tokens)) / "
+#: Dice overlap of the address word sets (each set holds distinct words); list_filter with
+#: list_contains is several times faster in DuckDB than list_intersect.
+_DICE_SQL = (
+    "2 * len(list_filter(l.addr_tokens, lambda t: list_contains(r.addr_tokens, t))) / "
     "(len(l.addr_tokens) + len(r.addr_tokens))"
 )
 #: Typo-tolerant similarity of the whole address string.
-_JW = "jaro_winkler_similarity(l.addr, r.addr)"
+_JW_SQL = "jaro_winkler_similarity(l.addr, r.addr)"
+_ADDRESS_FEATURES = (("addr_dice", _DICE_SQL), ("addr_jw", _JW_SQL))
+_DICE, _JW = "addr_dice", "addr_jw"
 
 ADDRESS: Final = Comparison(
     name="address",
+    features=_ADDRESS_FEATURES,
     description="address words in common (Dice), or the whole address nearly the same",
     levels=(
         L(label="missing", condition="l.addr IS NULL OR r.addr IS NULL", is_null=True,
@@ -132,6 +136,7 @@ _ADDR_MISSING = "(l.addr IS NULL OR r.addr IS NULL)"
 
 LOCATION: Final = Comparison(
     name="location",
+    features=_ADDRESS_FEATURES,
     description="address and postcode as one piece of evidence (a household's two views), "
                 "so that siblings' shared home is not counted twice",
     levels=(

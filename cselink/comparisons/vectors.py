@@ -24,6 +24,10 @@ _KIND_RANK = (
     "WHEN 'surname_part' THEN 3 ELSE 4 END"
 )
 
+#: Which names a pair's best combination used (for the reasons), kept beside its gammas.
+_EVIDENCE = ("kind_l", "kind_r", "fn_l", "fn_r", "sn_l", "sn_r", "detail_l", "detail_r",
+             "swapped")
+
 #: Polish/Czech/Russian surname endings that change with sex: Kowalski/Kowalska.
 _STEM = "regexp_replace({}, '(sk|ck|dzk|ov|ev|in)(i|a|y)$', '\\1')"
 
@@ -72,8 +76,13 @@ def name_features_sql(prefix: str) -> str:
     """
 
 
-def best_names_sql(forename: Comparison | None, surname: Comparison | None) -> str:
-    """Per pair, the name combination with the strongest forename + surname levels."""
+def best_names_sql(
+    forename: Comparison | None, surname: Comparison | None, *, evidence: bool = True
+) -> str:
+    """Per pair, the name combination with the strongest forename + surname levels.
+
+    ``evidence=False`` keeps only the two gammas (enough for training, and cheaper).
+    """
     # A swapped name agrees no more strongly than a near-miss spelling: common names
     # (James Thomas / Thomas James) swap into other people's names too easily.
     g_fn = (f"CASE WHEN swapped THEN least({forename.gamma_sql()}, "
@@ -85,6 +94,7 @@ def best_names_sql(forename: Comparison | None, surname: Comparison | None) -> s
     n_fn = max(forename.n_levels - 1, 1) if forename else 1
     n_sn = max(surname.n_levels - 1, 1) if surname else 1
     rank = f"({_KIND_RANK.format(k='kind_l')} + {_KIND_RANK.format(k='kind_r')} + swapped::INT * 5)"
+    fields = "g_fn, g_sn" + (", " + ", ".join(_EVIDENCE) if evidence else "")
     return f"""
     CREATE OR REPLACE TEMP TABLE _best_names AS
     WITH scored AS (
@@ -97,12 +107,11 @@ def best_names_sql(forename: Comparison | None, surname: Comparison | None) -> s
         ) c
     )
     SELECT uid_l, uid_r,
-           arg_max(struct_pack(g_fn, g_sn, kind_l, kind_r, fn_l, fn_r, sn_l, sn_r,
-                               detail_l, detail_r, swapped),
+           arg_max(struct_pack({fields}),
                    struct_pack(score := greatest(g_fn, 0) / {n_fn} + greatest(g_sn, 0) / {n_sn},
                                gs := g_sn, gf := g_fn, r := -{rank},
-                               a := coalesce(fn_l, ''), b := coalesce(fn_r, ''),
-                               c := coalesce(sn_l, ''), d := coalesce(sn_r, ''))) AS best
+                               h := hash(fn_l, fn_r, sn_l, sn_r, kind_l, kind_r, detail_l,
+                                         detail_r))) AS best
     FROM scored
     GROUP BY uid_l, uid_r
     """
@@ -110,7 +119,7 @@ def best_names_sql(forename: Comparison | None, surname: Comparison | None) -> s
 
 def gammas_sql(
     comparisons: Sequence[Comparison], *, pairs_table: str, out_table: str,
-    temporary: bool = False,
+    temporary: bool = False, evidence: bool = True,
 ) -> str:
     """The gamma table: record comparisons on ``l``/``r`` plus the best name combination."""
     p, out = quote_ident(pairs_table), quote_ident(out_table)
@@ -122,17 +131,20 @@ def gammas_sql(
             cols.append("b.best.g_sn AS gamma_surname")
         else:
             cols.append(f"({c.gamma_sql()})::TINYINT AS {quote_ident(c.gamma_column)}")
-    evidence = ", ".join(
-        f"b.best.{k} AS {k}"
-        for k in ("kind_l", "kind_r", "fn_l", "fn_r", "sn_l", "sn_r", "detail_l", "detail_r",
-                  "swapped")
-    )
+    evidence_cols = "".join(f", b.best.{k} AS {k}" for k in (_EVIDENCE if evidence else ()))
+    features = {name: sql for c in comparisons for name, sql in c.features}
+    feature_cols = "".join(f", {sql} AS {quote_ident(name)}" for name, sql in features.items())
+    # The inner query carries each record as a struct (l, r), so the level conditions read
+    # l.<column> / r.<column> unchanged, and computes every feature once per pair.
     return f"""
     CREATE OR REPLACE {"TEMP TABLE" if temporary else "TABLE"} {out} AS
-    SELECT p.uid_l, p.uid_r, p.match_key, {", ".join(cols)}, {evidence}
-    FROM {p} p
-    JOIN records l ON l.uid = p.uid_l
-    JOIN records r ON r.uid = p.uid_r
+    SELECT p.uid_l, p.uid_r, p.match_key, {", ".join(cols)}{evidence_cols}
+    FROM (
+        SELECT p.uid_l, p.uid_r, p.match_key, l, r{feature_cols}
+        FROM {p} p
+        JOIN records l ON l.uid = p.uid_l
+        JOIN records r ON r.uid = p.uid_r
+    ) p
     LEFT JOIN _best_names b ON b.uid_l = p.uid_l AND b.uid_r = p.uid_r
     ORDER BY p.uid_l, p.uid_r
     """
@@ -140,7 +152,7 @@ def gammas_sql(
 
 def comparison_sqls(
     comparisons: Sequence[Comparison], *, pairs_table: str = "pairs", out_table: str = "gammas",
-    temporary: bool = False,
+    temporary: bool = False, evidence: bool = True,
 ) -> list[str]:
     """Every statement, in order, that turns ``pairs_table`` into ``out_table``.
 
@@ -148,9 +160,10 @@ def comparison_sqls(
     """
     by_name = {c.name: c for c in comparisons}
     stmts = [combos_sql(pairs_table), name_features_sql("fn"), name_features_sql("sn"),
-             best_names_sql(by_name.get("forename"), by_name.get("surname")),
+             best_names_sql(by_name.get("forename"), by_name.get("surname"),
+                            evidence=evidence),
              gammas_sql(comparisons, pairs_table=pairs_table, out_table=out_table,
-                        temporary=temporary),
+                        temporary=temporary, evidence=evidence),
              "DROP TABLE _combos", "DROP TABLE _fn_feat", "DROP TABLE _sn_feat",
              "DROP TABLE _best_names"]
     return stmts

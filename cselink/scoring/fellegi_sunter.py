@@ -133,11 +133,15 @@ def relatives_sql(comparisons: Sequence[str]) -> str | None:
         dc = COMPARISONS["dob"]
         apart = ", ".join(str(dc.gamma_of(x)) for x in
                           ("different", "same_year", "same_year_and_month"))
+        # Twins: the same date of birth, forenames that only sound alike (Jayden, Jaylen).
         different = (f"({different} OR (gamma_dob IN ({apart}) AND gamma_forename BETWEEN 0 "
-                     f"AND {fc.gamma_of('exact_other_name')}))")
+                     f"AND {fc.gamma_of('exact_other_name')}) OR (gamma_dob = "
+                     f"{dc.gamma_of('exact')} AND gamma_forename BETWEEN 0 AND "
+                     f"{fc.gamma_of('similar_or_sounds_alike')}))")
+    # The same family name, in any recorded form (Kowalski/Kowalska twins, a former surname).
     return (
-        f"(gamma_surname = {sc.gamma_of('exact')} AND ({' OR '.join(place)}) "
-        f"AND {different}{nhs})"
+        f"(gamma_surname >= {sc.gamma_of('jaro_winkler_at_least_0.92')} "
+        f"AND ({' OR '.join(place)}) AND {different}{nhs})"
     )
 
 

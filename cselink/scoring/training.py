@@ -91,7 +91,8 @@ def _gammas_for(
     con: duckdb.DuckDBPyConnection, comparisons: Sequence[str], pairs_table: str, out: str
 ) -> None:
     for stmt in comparison_sqls([COMPARISONS[c] for c in comparisons],
-                                pairs_table=pairs_table, out_table=out):
+                                pairs_table=pairs_table, out_table=out, temporary=True,
+                                evidence=False):
         con.execute(stmt)
 
 
