@@ -211,7 +211,7 @@ def generate_pairs(
     link_only = settings.link_type == "link"
     estimates = []
     for rule in rules:
-        est = int(con.execute(rule_count_sql(rule, link_only=link_only)).fetchone()[0])
+        est = int(con.execute(rule_count_sql(rule, link_only=link_only)).fetchall()[0][0])
         if est > settings.max_pairs:
             raise PairExplosionError(
                 f"blocking rule {rule.name!r} would generate about {est:,} pairs, more than "

@@ -18,7 +18,7 @@ def cluster_pairs(
     con: duckdb.DuckDBPyConnection, threshold: float, *, scores_table: str = "scores"
 ) -> None:
     """Write ``clusters`` from the pairs of ``scores_table`` with probability >= threshold."""
-    n = int(con.execute("SELECT coalesce(max(uid) + 1, 0) FROM records").fetchone()[0])
+    n = int(con.execute("SELECT coalesce(max(uid) + 1, 0) FROM records").fetchall()[0][0])
     edges = con.execute(
         f"SELECT uid_l, uid_r FROM {scores_table} WHERE match_probability >= ?", [threshold]
     ).fetchnumpy()

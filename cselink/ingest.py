@@ -15,8 +15,8 @@ mapping defines: split a full name, split list columns, parse dates with the
 declared formats, map sex codes, extract a postcode from the address, fill
 constants. Standardising is the engine's job.
 
-A row is rejected when it has no record_id, no usable name (no forename, surname
-or alias), repeats an earlier record_id of its source, or could not be parsed
+A row is rejected when it has no record_id, nothing to link on (no name, alias,
+date of birth, NHS number, address or postcode), repeats an earlier record_id of its source, or could not be parsed
 from the file. A bad optional value (a date that does not parse, an unknown sex
 code, an NHS number that fails its check digit) keeps the row, with the value
 NULL (or ``nhs_number_valid`` false) and a warning count in the
@@ -41,8 +41,10 @@ from cselink import io as cio
 from cselink._sql import quote_ident
 from cselink.errors import ConfigError, InputDataError, UsageError
 from cselink.mapping import (
+    HEADER_HINT_CUTOFF,
     Mapping,
     did_you_mean,
+    headers_look_like_data,
     is_day_first,
     swap_day_month,
 )
@@ -62,8 +64,21 @@ __all__ = [
 
 OnDuplicate = Literal["reject", "raise"]
 
-#: Whitespace trimmed from every value (spaces, tabs, line ends, no-break space, BOM).
-_TRIM = " \t\r\n\x0b\x0c\u00a0\u200b\ufeff"
+#: Whitespace trimmed from every value (spaces, tabs, line ends, no-break space, BOM),
+#: as an RE2 character class. A regex test first is much faster than ``trim(x, chars)``
+#: on values that need no trimming (almost all of them).
+_WS = r"[\s\x0b\x{00A0}\x{200B}\x{FEFF}]"
+_EDGE_WS = f"^{_WS}|{_WS}$"
+_TRIM_WS = f"^{_WS}+|{_WS}+$"
+
+
+def _trimmed(expr: str) -> str:
+    """SQL: ``expr`` without leading/trailing whitespace, empty -> NULL."""
+    return (
+        f"NULLIF(CASE WHEN regexp_matches({expr}, '{_EDGE_WS}') "
+        f"THEN regexp_replace({expr}, '{_TRIM_WS}', '', 'g') ELSE {expr} END, '')"
+    )
+
 
 #: A UK postcode inside free text (outward code, optional space, inward code).
 POSTCODE_PATTERN = r"(?i)\b([A-Z]{1,2}[0-9][A-Z0-9]?\s?[0-9][A-Z]{2})\b"
@@ -75,7 +90,9 @@ _SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 # Reasons written to the rejects table.
 REASON_MISSING_ID = "missing record_id"
-REASON_NO_NAME = "no usable name (no forename, surname, full name or alias)"
+REASON_NO_NAME = (
+    "nothing to link on (no name, alias, date of birth, NHS number, address or postcode)"
+)
 REASON_DUPLICATE = "duplicate record_id"
 
 # Reasons of warning counts.
@@ -208,10 +225,19 @@ class IngestReport:
             "rows_read": self.rows_read,
             "rows_used": self.rows_used,
             "rows_rejected": self.rows_rejected,
-            "sources": [asdict(s) for s in self.sources],
-            "warnings": [asdict(w) for w in self.warnings],
-            "date_orders": [asdict(d) for d in self.date_orders],
+            "sources": [_plain(asdict(s)) for s in self.sources],
+            "warnings": [_plain(asdict(w)) for w in self.warnings],
+            "date_orders": [_plain(asdict(d)) for d in self.date_orders],
         }
+
+
+def _plain(obj: Any) -> Any:
+    """Tuples as lists, recursively, so the dict equals its JSON round trip."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    return obj
 
 
 # --------------------------------------------------------------------------- specs
@@ -294,6 +320,10 @@ def load_sources(
     report = IngestReport(table=table, rejects_table=rejects_table)
     temps: list[str | None] = []
     stages: list[str] = []
+    # Row numbers rely on tables keeping the order rows were read in.
+    ordered = bool(cio.fetch_one(con, "SELECT current_setting('preserve_insertion_order')")[0])
+    if not ordered:
+        con.execute("SET preserve_insertion_order = true")
     try:
         for index, src in enumerate(sources):
             raw = _read(con, src)
@@ -305,12 +335,17 @@ def load_sources(
         _write_outputs(con, stages, table, rejects_table)
     finally:
         cio.drop_temp(con, *temps)
-    for s in report.sources:
-        if s.rows_read != s.rows_used + s.rows_rejected:  # pragma: no cover - invariant
-            raise RuntimeError(f"ingest lost rows of source {s.name!r}")
+        if not ordered:
+            con.execute("SET preserve_insertion_order = false")
+    for done in report.sources:
+        if done.rows_read != done.rows_used + done.rows_rejected:  # pragma: no cover
+            raise RuntimeError(f"ingest lost rows of source {done.name!r}")
     logger.info(
         "ingested %d sources: %d rows read, %d used, %d rejected",
-        len(report.sources), report.rows_read, report.rows_used, report.rows_rejected,
+        len(report.sources),
+        report.rows_read,
+        report.rows_used,
+        report.rows_rejected,
     )
     return report
 
@@ -351,9 +386,15 @@ def _resolve_mapping(src: Source, raw: cio.RawSource) -> Mapping:
     if src.mapping is None:
         mapping = Mapping.canonical(headers)
         if "record_id" not in mapping.columns:
+            hint = (
+                " (the first row looks like data: is the header row missing?)"
+                if headers_look_like_data(headers)
+                else did_you_mean("record_id", headers, cutoff=HEADER_HINT_CUTOFF)
+            )
             raise InputDataError(
-                f"missing required column 'record_id'{did_you_mean('record_id', headers)}",
-                file=raw.file, column="record_id",
+                f"missing required column 'record_id'{hint}",
+                file=raw.file,
+                column="record_id",
             )
         used = set(mapping.columns.values())
         if "source" in headers:
@@ -364,19 +405,17 @@ def _resolve_mapping(src: Source, raw: cio.RawSource) -> Mapping:
         if problems:
             where = f" (mapping {mapping.origin})" if mapping.origin else ""
             raise ConfigError(
-                f"the mapping names columns the file does not have{where}: "
-                + "; ".join(problems),
+                f"the mapping names columns the file does not have{where}: " + "; ".join(problems),
                 problems,
                 file=raw.file,
-                column=next(
-                    (h for h in mapping.columns.values() if h not in set(headers)), None
-                ),
+                column=next((h for h in mapping.columns.values() if h not in set(headers)), None),
             )
         used = set(mapping.columns.values())
     clash = sorted(h for h in dup if h in used)
     if clash:
         raise InputDataError(
-            f"column header {clash[0]!r} appears more than once", file=raw.file,
+            f"column header {clash[0]!r} appears more than once",
+            file=raw.file,
             column=clash[0],
         )
     return mapping
@@ -388,7 +427,8 @@ class _Sql:
     def __init__(self, raw: cio.RawSource, mapping: Mapping) -> None:
         self.raw = raw
         self.mapping = mapping
-        self.params: dict[str, Any] = {"trim": _TRIM}
+        self.params: dict[str, Any] = {}
+        self._constants: dict[str, str] = {}
         self._n = 0
 
     def param(self, value: Any) -> str:
@@ -409,8 +449,14 @@ class _Sql:
         if header is not None:
             return "r." + quote_ident(self.raw.column(header))
         if canonical in self.mapping.constants:
-            return f"CAST({self.param(self.mapping.constants[canonical])} AS VARCHAR)"
+            if canonical not in self._constants:
+                self._constants[canonical] = self.param(self.mapping.constants[canonical])
+            return f"CAST({self._constants[canonical]} AS VARCHAR)"
         return None
+
+    def params_for(self, statement: str) -> dict[str, Any]:
+        """The parameters a statement uses (DuckDB rejects unused ones)."""
+        return {k: v for k, v in self.params.items() if re.search(rf"\${k}\b", statement)}
 
     def text(self, canonical: str) -> str:
         """The value as trimmed VARCHAR, empty -> NULL."""
@@ -419,8 +465,9 @@ class _Sql:
             return "CAST(NULL AS VARCHAR)"
         typ = self.type_of(canonical) or "VARCHAR"
         if typ.endswith("[]"):
-            sep = self.param(self.mapping.separator(canonical)
-                             if canonical in LIST_COLUMNS else " ")
+            sep = self.param(
+                self.mapping.separator(canonical) if canonical in LIST_COLUMNS else " "
+            )
             as_text = f"array_to_string(CAST({ref} AS VARCHAR[]), {sep})"
         elif typ in ("DOUBLE", "FLOAT", "REAL"):
             as_text = (
@@ -434,10 +481,13 @@ class _Sql:
             as_text = ref
         else:
             as_text = f"CAST({ref} AS VARCHAR)"
-        return f"NULLIF(trim({as_text}, $trim), '')"
+        return _trimmed(as_text)
 
     def items(self, canonical: str) -> str:
-        """A list column: split on the separator, items trimmed, empty items dropped."""
+        """A list column: split on the separator, items trimmed, empty items dropped.
+
+        The result may be an empty list; the caller turns that into NULL.
+        """
         ref = self.ref(canonical)
         if ref is None:
             return "CAST(NULL AS VARCHAR[])"
@@ -447,11 +497,10 @@ class _Sql:
         else:
             sep = self.param(self.mapping.separator(canonical))
             parts = f"string_split({self.text(canonical)}, {sep})"
-        kept = (
-            f"list_filter(list_transform({parts}, lambda s: NULLIF(trim(s, $trim), '')), "
+        return (
+            f"list_filter(list_transform({parts}, lambda s: {_trimmed('s')}), "
             f"lambda s: s IS NOT NULL)"
         )
-        return f"CASE WHEN len({kept}) > 0 THEN {kept} END"
 
 
 def _stage_source(
@@ -476,17 +525,31 @@ def _stage_source(
         formats, findings = _date_order(con, sql, src.name, formats, rt)
     tried = formats + ([_ISO_DATE] if _ISO_DATE not in formats else [])
 
-    # ---- name parts
-    if "full_name" in cols:
-        full = f"regexp_replace({sql.text('full_name')}, '\\s+', ' ', 'g')"
-        name_parts = _full_name_sql(mapping.name_order)
-        name_select = f"{full} AS fn"
+    full = "full_name" in cols
+    # ---- name parts: from a full name (split in t1/t2) or from their own columns
+    if full:
+        names_t0 = f"{sql.text('full_name')} AS fn"
+        names_t1 = (
+            "strpos(fn, ',') > 0 AS fn_comma, "
+            "CASE WHEN strpos(fn, ',') > 0 "
+            "THEN NULLIF(trim(substr(fn, 1, strpos(fn, ',') - 1)), '') END AS fn_head, "
+            # translate() is much cheaper than a regex: commas and ASCII white space
+            # become spaces, and the empty items between repeated spaces are dropped.
+            "list_filter(string_split(translate(CASE WHEN strpos(fn, ',') > 0 "
+            "THEN substr(fn, strpos(fn, ',') + 1) ELSE fn END, $fn_seps, $fn_spaces), ' '), "
+            "lambda s: s <> '') AS fn_tail"
+        )
+        t1_items = [names_t1]
+        t2_items = [_full_name_sql(mapping.name_order)]
+        t2_drop = ["fn", "fn_comma", "fn_head", "fn_tail"]
+        sql.params["fn_seps"] = ",\t\n\r\x0b\x0c\u00a0"
+        sql.params["fn_spaces"] = " " * len(sql.params["fn_seps"])
     else:
-        name_parts = (
+        names_t0 = (
             f"{sql.text('forename')} AS forename, {sql.text('middle_names')} AS middle_names, "
             f"{sql.text('surname')} AS surname"
         )
-        name_select = "CAST(NULL AS VARCHAR) AS fn"
+        t1_items, t2_items, t2_drop = [], [], []
 
     # ---- date of birth
     dob_native = "CAST(NULL AS DATE)"
@@ -517,58 +580,73 @@ def _stage_source(
     every_code = sql.param([c.upper() for cl in codes.values() for c in cl])
     sex_known = f"(sex_text IS NULL OR list_contains({every_code}::VARCHAR[], upper(sex_text)))"
 
-    # ---- postcode
-    postcode = sql.text("postcode")
+    # ---- postcode: the column, else (when configured) the last UK postcode in the address
     extract = mapping.postcode_in_address and ("address" in cols or "address" in mapping.constants)
     if extract:
         found = f"regexp_extract_all(address, {sql.param(POSTCODE_PATTERN)}, 1)"
-        postcode = f"coalesce(postcode_text, CASE WHEN len({found}) > 0 THEN {found}[-1] END)"
+        postcode = "coalesce(postcode_text, CASE WHEN len(pc_found) > 0 THEN pc_found[-1] END)"
     else:
+        found = "CAST(NULL AS VARCHAR[])"
         postcode = "postcode_text"
 
     # ---- the file's own source column (canonical files), for a warning only
     file_source = "CAST(NULL AS VARCHAR)"
     if src.mapping is None and "source" in raw.headers:
-        file_source = f"NULLIF(trim(CAST(r.{quote_ident(raw.column('source'))} AS VARCHAR), " \
-                      f"$trim), '')"
+        file_source = _trimmed(f"CAST(r.{quote_ident(raw.column('source'))} AS VARCHAR)")
 
     record_header = cols["record_id"]
-    name_headers = ", ".join(
-        cols[c] for c in ("full_name", "forename", "surname", "aliases") if c in cols
-    ) or "forename, surname"
-    nhs_valid = _nhs_valid_sql("nhs_number")
+    name_headers = (
+        ", ".join(cols[c] for c in ("full_name", "forename", "surname", "aliases") if c in cols)
+        or "forename, surname"
+    )
+    nhs_valid = _nhs_valid_sql("nhs_number", "nhs_digits")
+    t1_items += [
+        "replace(replace(replace(nhs_number, ' ', ''), '-', ''), chr(9), '') AS nhs_digits",
+        f"{found} AS pc_found",
+    ]
+    t2_drop += ["alias_items", "former_items", "pc_found"]
+    t2_items += [
+        "CASE WHEN len(alias_items) > 0 THEN alias_items END AS aliases",
+        "CASE WHEN len(former_items) > 0 THEN former_items END AS former_surnames",
+        f"{postcode} AS postcode",
+    ]
 
     stage_sql = f"""
 CREATE TEMP TABLE {quote_ident(stage)} AS
-WITH t0 AS (
-    SELECT r.{cio.ROW_COLUMN} AS row_number,
-           {sql.text('record_id')} AS record_id,
-           {name_select},
-           {name_parts if 'full_name' not in cols else 'NULL AS _np'},
-           {sql.items('aliases')} AS aliases,
-           {sql.items('former_surnames')} AS former_surnames,
+WITH t0 AS (  -- each raw value once: trimmed text, empty -> NULL
+    SELECT {raw.row_sql("r")} AS row_number,
+           {sql.text("record_id")} AS record_id,
+           {names_t0},
+           {sql.items("aliases")} AS alias_items,
+           {sql.items("former_surnames")} AS former_items,
            {dob_text} AS dob_text,
            {dob_native} AS dob_native,
-           {sql.text('sex')} AS sex_text,
-           {sql.text('address')} AS address,
-           {sql.text('postcode')} AS postcode_text,
-           {sql.text('nhs_number')} AS nhs_number,
+           {sql.text("sex")} AS sex_text,
+           {sql.text("address")} AS address,
+           {sql.text("postcode")} AS postcode_text,
+           {sql.text("nhs_number")} AS nhs_number,
            {file_source} AS file_source
     FROM {rt} AS r
-), t1 AS (
-    SELECT * {'EXCLUDE (_np), ' + name_parts if 'full_name' in cols else ''}
+), t1 AS (  -- helpers computed once: full-name pieces, NHS digits, postcodes in the address
+    SELECT *, {", ".join(t1_items)}
     FROM t0
-), t2 AS (
+), t2 AS (  -- name parts, lists (empty -> NULL), postcode
+    SELECT * EXCLUDE ({", ".join(t2_drop)}), {", ".join(t2_items)}
+    FROM t1
+), t3 AS (  -- parse and validate
     SELECT *,
            {dob} AS dob,
            {sex} AS sex,
            {sex_known} AS sex_known,
-           {postcode} AS postcode,
            {nhs_valid} AS nhs_number_valid,
            CASE WHEN record_id IS NULL THEN 'id'
-                WHEN forename IS NULL AND surname IS NULL AND aliases IS NULL THEN 'name'
+                -- A record with no name can still be linked by its date of birth, NHS
+                -- number or address; only a row with none of them is unusable.
+                WHEN forename IS NULL AND surname IS NULL AND aliases IS NULL
+                     AND dob_text IS NULL AND dob_native IS NULL AND nhs_number IS NULL
+                     AND address IS NULL AND postcode_text IS NULL THEN 'name'
            END AS problem
-    FROM t1
+    FROM t2
 )
 SELECT {index}::INTEGER AS source_index,
        {sql.param(src.name)}::VARCHAR AS source,
@@ -577,21 +655,23 @@ SELECT {index}::INTEGER AS source_index,
        postcode_text, postcode, nhs_number, nhs_number_valid, file_source,
        CASE WHEN problem = 'id' THEN {sql.param(REASON_MISSING_ID)}
             WHEN problem = 'name' THEN {sql.param(REASON_NO_NAME)}
-            WHEN row_number() OVER (PARTITION BY record_id, problem IS NULL
-                                    ORDER BY row_number) > 1
-                 THEN {sql.param(REASON_DUPLICATE)}
        END::VARCHAR AS reason,
        CASE WHEN problem = 'name' THEN {sql.param(name_headers)}
             ELSE {sql.param(record_header)} END::VARCHAR AS reject_column
-FROM t2
+FROM t3
 """
+    logger.debug("stage SQL for source %s:\n%s", src.name, stage_sql)
     try:
-        con.execute(stage_sql, sql.params)
-    except (duckdb.ConversionException, duckdb.InvalidInputException,
-            duckdb.OutOfRangeException) as exc:
+        con.execute(stage_sql, sql.params_for(stage_sql))
+    except (
+        duckdb.ConversionException,
+        duckdb.InvalidInputException,
+        duckdb.OutOfRangeException,
+    ) as exc:
         said, _ = cio.duckdb_error_message(exc)
         raise InputDataError(f"cannot map the source ({said})", file=raw.file) from None
 
+    _reject_duplicates(con, stage)
     if raw.malformed:
         con.execute(
             f"INSERT INTO {quote_ident(stage)} (source_index, source, row_number, reason, "
@@ -603,43 +683,67 @@ FROM t2
     _summarise(con, src, raw, mapping, stage, report, findings, on_duplicate)
 
 
+def _reject_duplicates(con: duckdb.DuckDBPyConnection, stage: str) -> None:
+    """Reject every usable row whose record_id an earlier usable row of the source has.
+
+    A separate step rather than a window in the stage query: duplicates are rare, and
+    the aggregate that finds them is much cheaper than a window over every row.
+    """
+    st = quote_ident(stage)
+    dups = cio.temp_name("dups")
+    try:
+        con.execute(
+            f"CREATE TEMP TABLE {quote_ident(dups)} AS SELECT record_id, "
+            f"min(row_number) AS first_row FROM {st} WHERE reason IS NULL "
+            f"GROUP BY record_id HAVING count(*) > 1"
+        )
+        if cio.count_rows(con, dups):
+            con.execute(
+                f"UPDATE {st} SET reason = $r FROM {quote_ident(dups)} AS d "
+                f"WHERE {st}.reason IS NULL AND {st}.record_id = d.record_id "
+                f"AND {st}.row_number > d.first_row",
+                {"r": REASON_DUPLICATE},
+            )
+    finally:
+        cio.drop_temp(con, dups)
+
+
 def _is_temporal(typ: str) -> bool:
     return typ == "DATE" or typ.startswith("TIMESTAMP")
 
 
 def _full_name_sql(order: str) -> str:
-    """Split ``fn`` into forename, middle_names, surname (a comma means surname first)."""
-    surname_first = "TRUE" if order == "surname_first" else "FALSE"
-    comma = "strpos(fn, ',')"
-    before = f"NULLIF(trim(substr(fn, 1, {comma} - 1)), '')"
-    after = (
-        f"list_filter(string_split(trim(regexp_replace(substr(fn, {comma} + 1), '[, ]+', ' ', "
-        f"'g')), ' '), lambda s: s <> '')"
-    )
-    tok = "list_filter(string_split(fn, ' '), lambda s: s <> '')"
-    return f"""
-        CASE WHEN {comma} > 0 THEN {after}[1]
-             WHEN {surname_first} THEN {tok}[2]
-             ELSE {tok}[1] END AS forename,
-        CASE WHEN {comma} > 0 THEN NULLIF(array_to_string({after}[2:], ' '), '')
-             WHEN {surname_first} THEN NULLIF(array_to_string({tok}[3:], ' '), '')
-             WHEN len({tok}) > 2 THEN array_to_string(list_slice({tok}, 2, len({tok}) - 1), ' ')
+    """Name parts from the pieces of ``fn`` (see t1 of the stage SQL).
+
+    ``fn_head`` is the text before the first comma ("SURNAME, Forename Middle": a comma
+    always means surname first), ``fn_tail`` the words after it (or all the words).
+    Without a comma the order decides: "Forename Middle SURNAME" (forename_first) or
+    "SURNAME Forename Middle" (surname_first).
+    """
+    if order == "surname_first":
+        return """
+        CASE WHEN fn_comma THEN fn_tail[1] ELSE fn_tail[2] END AS forename,
+        NULLIF(array_to_string(CASE WHEN fn_comma THEN fn_tail[2:] ELSE fn_tail[3:] END, ' '),
+               '') AS middle_names,
+        CASE WHEN fn_comma THEN fn_head ELSE fn_tail[1] END AS surname"""
+    return """
+        fn_tail[1] AS forename,
+        CASE WHEN fn_comma THEN NULLIF(array_to_string(fn_tail[2:], ' '), '')
+             WHEN len(fn_tail) > 2
+             THEN array_to_string(list_slice(fn_tail, 2, len(fn_tail) - 1), ' ')
         END AS middle_names,
-        CASE WHEN {comma} > 0 THEN {before}
-             WHEN {surname_first} THEN {tok}[1]
-             WHEN len({tok}) > 1 THEN {tok}[-1] END AS surname"""
+        CASE WHEN fn_comma THEN fn_head
+             WHEN len(fn_tail) > 1 THEN fn_tail[-1] END AS surname"""
 
 
-def _nhs_valid_sql(col: str) -> str:
+def _nhs_valid_sql(col: str, d: str) -> str:
     """NHS number validity: 10 digits (spaces/dashes allowed), modulus 11, not one repeated digit.
 
-    Check digit: 11 - (sum of the first nine digits weighted 10..2) mod 11; 11 means
-    0 and 10 means the number is invalid.
+    ``d`` is the column of the number without spaces and dashes. Check digit:
+    11 - (sum of the first nine digits weighted 10..2) mod 11; 11 means 0 and 10
+    means the number is invalid.
     """
-    d = f"regexp_replace({col}, '[\\s-]', '', 'g')"
-    weighted = " + ".join(
-        f"{10 - i} * CAST(substr({d}, {i + 1}, 1) AS INTEGER)" for i in range(9)
-    )
+    weighted = " + ".join(f"{10 - i} * CAST(substr({d}, {i + 1}, 1) AS INTEGER)" for i in range(9))
     check = f"(11 - (({weighted}) % 11))"
     return (
         f"CASE WHEN {col} IS NULL THEN NULL "
@@ -670,17 +774,17 @@ def _date_order(
             continue
         other = swap_day_month(fmt)
         text = sql.text("dob")
-        p_day, p_month = sql.param(fmt), sql.param(other)
-        row = con.execute(
+        row = cio.fetch_one(
+            con,
             f"""SELECT
                 count(*) FILTER (WHERE d IS NOT NULL AND m IS NULL),
                 count(*) FILTER (WHERE d IS NULL AND m IS NOT NULL),
                 count(*) FILTER (WHERE d IS NOT NULL AND m IS NOT NULL)
-            FROM (SELECT try_strptime(v, {p_day}) AS d, try_strptime(v, {p_month}) AS m
+            FROM (SELECT try_strptime(v, $day) AS d, try_strptime(v, $month) AS m
                   FROM (SELECT DISTINCT {text} AS v FROM {rt} AS r) WHERE v IS NOT NULL)""",
-            sql.params,
-        ).fetchone()
-        day_only, month_only, either = (int(x) for x in row) if row else (0, 0, 0)
+            {"day": fmt, "month": other},
+        )
+        day_only, month_only, either = (int(x) for x in row)
         if day_only and not month_only:
             conclusion = "day_first"
             formats = [f for f in formats if f != other]
@@ -693,13 +797,26 @@ def _date_order(
             conclusion = "undetermined"
         findings.append(
             DateOrderFinding(
-                source=source, header=header, day_first=fmt, month_first=other,
-                day_first_only=day_only, month_first_only=month_only, either=either,
-                conclusion=conclusion, formats_used=tuple(formats),
+                source=source,
+                header=header,
+                day_first=fmt,
+                month_first=other,
+                day_first_only=day_only,
+                month_first_only=month_only,
+                either=either,
+                conclusion=conclusion,
+                formats_used=tuple(formats),
             )
         )
-        logger.info("source %s: dates %s and %s -> %s (%d day-first only, %d month-first only)",
-                    source, fmt, other, conclusion, day_only, month_only)
+        logger.info(
+            "source %s: dates %s and %s -> %s (%d day-first only, %d month-first only)",
+            source,
+            fmt,
+            other,
+            conclusion,
+            day_only,
+            month_only,
+        )
     return formats, findings
 
 
@@ -715,7 +832,8 @@ def _summarise(
 ) -> None:
     st = quote_ident(stage)
     cols = mapping.columns
-    counts = con.execute(
+    counts = cio.fetch_one(
+        con,
         f"""SELECT count(*),
                    count(*) FILTER (WHERE reason IS NULL),
                    count(*) FILTER (WHERE reason IS NULL AND dob_text IS NOT NULL
@@ -726,9 +844,8 @@ def _summarise(
                                     AND address IS NOT NULL AND postcode IS NULL),
                    count(*) FILTER (WHERE reason IS NULL AND file_source IS NOT NULL
                                     AND file_source <> source)
-            FROM {st}"""
-    ).fetchone()
-    assert counts is not None
+            FROM {st}""",
+    )
     read, used, bad_dob, bad_sex, bad_nhs, no_pc, other_source = (int(c) for c in counts)
     by_reason = dict(
         (str(k), int(v))
@@ -739,8 +856,7 @@ def _summarise(
     )
     if on_duplicate == "raise" and by_reason.get(REASON_DUPLICATE):
         dup_rows = con.execute(
-            f"SELECT row_number, record_id FROM {st} WHERE reason = $r "
-            f"ORDER BY row_number LIMIT 5",
+            f"SELECT row_number, record_id FROM {st} WHERE reason = $r ORDER BY row_number LIMIT 5",
             {"r": REASON_DUPLICATE},
         ).fetchall()
         ids = ", ".join(repr(str(r[1])) for r in dup_rows)
@@ -749,21 +865,28 @@ def _summarise(
             f"duplicate record ids within source {src.name!r}: {n} row"
             f"{'s repeat' if n > 1 else ' repeats'} an earlier record_id ({ids}"
             f"{', ...' if n > len(dup_rows) else ''})",
-            file=raw.file, row=int(dup_rows[0][0]), column=cols["record_id"],
+            file=raw.file,
+            row=int(dup_rows[0][0]),
+            column=cols["record_id"],
         )
 
     def warn(column: str, reason: str, count: int) -> None:
         if count:
-            header = cols.get(column, cols.get("full_name") if column in
-                              ("forename", "surname") else None)
+            header = cols.get(column)
+            if column == "postcode" and header is None:
+                header = cols.get("address")
             if column == "source":
                 header = "source"
             report.warnings.append(IngestWarning(src.name, column, header, reason, count))
-            logger.warning("source %s, column %s: %d x %s", src.name, header or column, count,
-                           reason)
+            logger.warning(
+                "source %s, column %s: %d x %s", src.name, header or column, count, reason
+            )
 
     if read == 0:
         warn("record_id", WARN_EMPTY, 1)
+    for note in raw.notes:
+        report.warnings.append(IngestWarning(src.name, "(file)", None, note, 1))
+        logger.warning("source %s: %s", src.name, note)
     warn("dob", WARN_DOB, bad_dob)
     if bad_dob:
         swapped = _swapped_date_count(con, st, mapping)
@@ -805,44 +928,80 @@ def _swapped_date_count(con: duckdb.DuckDBPyConnection, st: str, mapping: Mappin
     swapped = [f for f in swapped if f not in mapping.dob_formats]
     if not swapped:
         return 0
-    row = con.execute(
+    row = cio.fetch_one(
+        con,
         f"SELECT count(*) FROM {st} WHERE reason IS NULL AND dob_text IS NOT NULL "
         f"AND dob IS NULL AND try_strptime(dob_text, $f::VARCHAR[]) IS NOT NULL",
         {"f": swapped},
-    ).fetchone()
-    return int(row[0]) if row else 0
+    )
+    return int(row[0])
 
 
-_OUTPUT_COLUMNS = (
-    "source", "record_id", "row_number", "forename", "middle_names", "surname", "aliases",
-    "former_surnames", "dob", "sex", "address", "postcode", "nhs_number", "nhs_number_valid",
+#: The input table's columns and types (the contract in :mod:`cselink.schema`).
+INPUT_SCHEMA: tuple[tuple[str, str], ...] = (
+    ("uid", "BIGINT"),
+    ("source", "VARCHAR"),
+    ("record_id", "VARCHAR"),
+    ("row_number", "BIGINT"),
+    ("forename", "VARCHAR"),
+    ("middle_names", "VARCHAR"),
+    ("surname", "VARCHAR"),
+    ("aliases", "VARCHAR[]"),
+    ("former_surnames", "VARCHAR[]"),
+    ("dob", "DATE"),
+    ("sex", "VARCHAR"),
+    ("address", "VARCHAR"),
+    ("postcode", "VARCHAR"),
+    ("nhs_number", "VARCHAR"),
+    ("nhs_number_valid", "BOOLEAN"),
+)
+
+#: The rejects table's columns and types.
+REJECTS_SCHEMA: tuple[tuple[str, str], ...] = (
+    ("source", "VARCHAR"),
+    ("row_number", "BIGINT"),
+    ("record_id", "VARCHAR"),
+    ("column", "VARCHAR"),
+    ("reason", "VARCHAR"),
 )
 
 
 def _write_outputs(
     con: duckdb.DuckDBPyConnection, stages: Sequence[str], table: str, rejects_table: str
 ) -> None:
-    union = " UNION ALL ".join(f"SELECT * FROM {quote_ident(s)}" for s in stages)
-    cols = ", ".join(_OUTPUT_COLUMNS)
-    con.execute(
-        f"""CREATE OR REPLACE TABLE {quote_ident(table)} AS
-        SELECT (row_number() OVER (ORDER BY source_index, row_number) - 1)::BIGINT AS uid,
-               source::VARCHAR AS source, record_id::VARCHAR AS record_id,
-               row_number::BIGINT AS row_number, forename::VARCHAR AS forename,
-               middle_names::VARCHAR AS middle_names, surname::VARCHAR AS surname,
-               aliases::VARCHAR[] AS aliases, former_surnames::VARCHAR[] AS former_surnames,
-               dob::DATE AS dob, sex::VARCHAR AS sex, address::VARCHAR AS address,
-               postcode::VARCHAR AS postcode, nhs_number::VARCHAR AS nhs_number,
-               nhs_number_valid::BOOLEAN AS nhs_number_valid
-        FROM ({union}) WHERE reason IS NULL
-        ORDER BY source_index, row_number"""
-    )
-    del cols
-    con.execute(
-        f"""CREATE OR REPLACE TABLE {quote_ident(rejects_table)} AS
-        SELECT source::VARCHAR AS source, row_number::BIGINT AS row_number,
-               record_id::VARCHAR AS record_id, reject_column::VARCHAR AS "column",
-               reason::VARCHAR AS reason
-        FROM ({union}) WHERE reason IS NOT NULL
-        ORDER BY source_index, row_number"""
-    )
+    """Write the input and rejects tables from the staged sources, in source then row order.
+
+    uid numbers the used rows 0..n-1 in that order. A source whose used rows are
+    exactly rows 1..k (no rejects, no gaps: the usual case) gets ``offset + row - 1``
+    without sorting; any other source is numbered by a window over its own rows.
+    """
+    columns = ", ".join(f"{quote_ident(c)} {t}" for c, t in INPUT_SCHEMA)
+    values = ", ".join(f"{c}::{t}" for c, t in INPUT_SCHEMA if c != "uid")
+    con.execute(f"CREATE OR REPLACE TABLE {quote_ident(table)} ({columns})")
+    rej_columns = ", ".join(f"{quote_ident(c)} {t}" for c, t in REJECTS_SCHEMA)
+    con.execute(f"CREATE OR REPLACE TABLE {quote_ident(rejects_table)} ({rej_columns})")
+    offset = 0
+    for stage in stages:
+        st = quote_ident(stage)
+        n, low, high = cio.fetch_one(
+            con,
+            f"SELECT count(*), min(row_number), max(row_number) FROM {st} WHERE reason IS NULL",
+        )
+        if n:
+            if low == 1 and high == n:
+                uid, order = "row_number - 1 + $offset", ""
+            else:
+                uid, order = (
+                    "row_number() OVER (ORDER BY row_number) - 1 + $offset",
+                    ("ORDER BY row_number"),
+                )
+            con.execute(
+                f"INSERT INTO {quote_ident(table)} SELECT ({uid})::BIGINT, {values} "
+                f"FROM {st} WHERE reason IS NULL {order}",
+                {"offset": offset},
+            )
+            offset += int(n)
+        con.execute(
+            f"INSERT INTO {quote_ident(rejects_table)} SELECT source, row_number, record_id, "
+            f"reject_column, reason FROM {st} WHERE reason IS NOT NULL ORDER BY row_number"
+        )

@@ -59,7 +59,7 @@ ROW_COLUMN = "__cselink_row"
 #: Delimiters tried when a CSV file's delimiter is not declared, in order of preference.
 CSV_DELIMITERS: tuple[str, ...] = (",", ";", "|", "\t")
 
-#: Encodings a mapping may declare for a CSV file.
+#: Encodings a mapping may declare for a CSV file (detection may also find a mix).
 CSV_ENCODINGS: tuple[str, ...] = ("utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1")
 
 #: File formats and the extensions that imply them.
@@ -87,7 +87,8 @@ class RawSource:
     """A source read into a raw temporary table.
 
     Attributes:
-        table: the temporary table: ``__cselink_row`` then ``c0``, ``c1``, ...
+        table: the temporary table: ``__cselink_row`` then ``c0``, ``c1``, ... (without
+            ``__cselink_row`` when ``rowid_rows``: row ``rowid`` is data row ``rowid + 1``).
         headers: the source's column headers in order (``c<i>`` holds ``headers[i]``).
         types: the DuckDB type of each ``c<i>`` (all VARCHAR for CSV and xlsx).
         file: the file read, or None for a DataFrame or relation.
@@ -96,6 +97,8 @@ class RawSource:
         delimiter: the CSV delimiter used (declared or sniffed), else None.
         malformed: a temporary table ``(row_number, reason)`` of rows the CSV parser could
             not read, or None when there were none.
+        rowid_rows: the table has no row-number column; use :meth:`row_sql`.
+        notes: things about the whole file worth a warning (e.g. mixed encodings).
     """
 
     table: str
@@ -106,6 +109,14 @@ class RawSource:
     encoding: str | None = None
     delimiter: str | None = None
     malformed: str | None = None
+    rowid_rows: bool = False
+    notes: tuple[str, ...] = ()
+
+    def row_sql(self, alias: str) -> str:
+        """SQL for the data-row number of a row of ``table`` aliased ``alias``."""
+        if self.rowid_rows:
+            return f"({alias}.rowid + 1)::BIGINT"
+        return f"{alias}.{ROW_COLUMN}"
 
     def column(self, header: str) -> str:
         """The raw-table column (``c<i>``) holding a source header."""
@@ -154,12 +165,15 @@ def detect_format(path: Path, declared: str | None = None) -> str:
         )
     suffix = path.suffix.lower()
     if suffix == ".xls":
-        raise InputDataError("legacy Excel .xls is not supported: save it as .xlsx or CSV",
-                             file=str(path))
+        raise InputDataError(
+            "legacy Excel .xls is not supported: save it as .xlsx or CSV", file=str(path)
+        )
     if declared is not None:
         if declared == "csv" and magic is not None:
             raise InputDataError(
-                f"declared format 'csv' but the file is a {magic} file", file=str(path)
+                "declared format 'csv' but the file is a "
+                f"{'zip (.xlsx?)' if magic == 'xlsx' else magic} file",
+                file=str(path),
             )
         if declared in ("parquet", "xlsx") and magic != declared:
             found = magic or "text or unknown"
@@ -177,7 +191,8 @@ def detect_format(path: Path, declared: str | None = None) -> str:
         )
     if by_ext == "csv" and magic is not None:
         raise InputDataError(
-            f"file extension {suffix!r} says CSV but the content is a {magic} file",
+            f"file extension {suffix!r} says CSV but the content is a "
+            f"{'zip (.xlsx?)' if magic == 'xlsx' else magic} file",
             file=str(path),
         )
     return magic or by_ext or "csv"
@@ -188,8 +203,9 @@ def _read_head(path: Path, n: int) -> bytes:
         with path.open("rb") as fh:
             return fh.read(n)
     except OSError as exc:
-        raise InputDataError(f"cannot read the file ({exc.strerror or type(exc).__name__})",
-                             file=str(path)) from None
+        raise InputDataError(
+            f"cannot read the file ({exc.strerror or type(exc).__name__})", file=str(path)
+        ) from None
 
 
 def check_readable_file(path: Path) -> None:
@@ -212,40 +228,107 @@ class _CsvLayout:
     encoding: str
     delimiter: str
     headers: tuple[str, ...]
+    newlines: str  # newline_style() of the file ("" for UTF-16: not counted in bytes)
+    sample_records: int  # records (header included) the sniffer saw in the sample
+
+
+def newline_style(path: Path) -> str:
+    """``lf``, ``crlf``, ``cr``, ``none`` or ``mixed``: how a file ends its lines.
+
+    Counted over the whole file in bytes (fast). DuckDB reads one style per file and
+    silently reads nothing, or fails, when they are mixed (files pasted together), so
+    a mixed file is normalised first. Only valid for encodings where CR and LF are
+    single bytes (not UTF-16).
+    """
+    crlf = cr = lf = 0
+    prev_cr = False
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            has_lf = b"\n" in chunk
+            if b"\r" not in chunk:  # the usual case: only the presence of LF matters
+                lf += has_lf
+                prev_cr = False
+                continue
+            crlf += chunk.count(b"\r\n") + (1 if prev_cr and chunk[:1] == b"\n" else 0)
+            cr += chunk.count(b"\r")
+            lf += chunk.count(b"\n")
+            prev_cr = chunk[-1:] == b"\r"
+    if cr == 0:
+        return "lf" if lf else "none"
+    if lf == 0:
+        return "cr"
+    if cr == lf == crlf:
+        return "crlf"
+    return "mixed"
+
+
+def _cp1252_fallback(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: decode bytes that are not UTF-8 as cp1252 (Latin-1 if undefined)."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    out = []
+    for byte in exc.object[exc.start : exc.end]:
+        try:
+            out.append(bytes([byte]).decode("cp1252"))
+        except UnicodeDecodeError:
+            out.append(chr(byte))
+    return "".join(out), exc.end
+
+
+codecs.register_error("cselink_cp1252", _cp1252_fallback)
+
+#: The pseudo-encoding of a file that mixes UTF-8 and cp1252 bytes (decoded per character).
+MIXED_ENCODING = "utf-8+cp1252"
+
+_UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+    rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+    rb"|\xf4[\x80-\x8f][\x80-\xbf]{2}"
+)
+
+
+def _utf8_sequences(path: Path) -> int:
+    """How many valid multi-byte UTF-8 sequences a file holds (approximate at chunk edges)."""
+    count = 0
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            count += len(_UTF8_MULTIBYTE.findall(chunk))
+    return count
 
 
 def detect_encoding(path: Path, declared: str | None = None) -> str:
     """Find a CSV file's text encoding, checking a declared one against the bytes.
 
     Strict UTF-8 is tried first (a UTF-8 BOM gives ``utf-8-sig``, a UTF-16 BOM
-    ``utf-16``); a file that is not valid UTF-8 is read as cp1252, the encoding
-    Windows tools write, or Latin-1 if it has bytes cp1252 leaves undefined.
+    ``utf-16``). A file that is not valid UTF-8 is cp1252 (what Windows tools write),
+    or Latin-1 if it has bytes cp1252 leaves undefined; a file that mixes valid UTF-8
+    characters with such bytes (rows pasted together from two systems) is
+    :data:`MIXED_ENCODING`, decoded character by character.
 
     Args:
         path: the CSV file.
         declared: an encoding from the mapping, checked rather than trusted.
 
     Returns:
-        One of :data:`CSV_ENCODINGS`.
+        One of :data:`CSV_ENCODINGS` or :data:`MIXED_ENCODING`.
 
     Raises:
         InputDataError: the bytes are not valid in the declared encoding (naming
-            the line of the first bad byte).
+            the line of the first bad byte), or a single-byte encoding is declared
+            for a file that is UTF-8.
     """
     head = _read_head(path, 4)
     bom = (
-        "utf-8-sig"
-        if head.startswith(_UTF8_BOM)
-        else "utf-16"
-        if head[:2] in _UTF16_BOMS
-        else None
+        "utf-8-sig" if head.startswith(_UTF8_BOM) else "utf-16" if head[:2] in _UTF16_BOMS else None
     )
     if declared is not None:
         declared = declared.lower().replace("_", "-")
         if declared == "utf-16":
             if bom != "utf-16":
-                raise InputDataError("declared encoding 'utf-16' but the file has no UTF-16 "
-                                     "byte-order mark", file=str(path))
+                raise InputDataError(
+                    "declared encoding 'utf-16' but the file has no UTF-16 byte-order mark",
+                    file=str(path),
+                )
             return "utf-16"
         if bom == "utf-16":
             raise InputDataError(
@@ -257,20 +340,32 @@ def detect_encoding(path: Path, declared: str | None = None) -> str:
             if bad is not None:
                 raise InputDataError(
                     f"declared encoding {declared!r} but byte {bad[0]} is not valid UTF-8",
-                    file=str(path), row=bad[1],
+                    file=str(path),
+                    row=bad[1],
                 )
             return "utf-8-sig" if bom == "utf-8-sig" else "utf-8"
         bad = _first_invalid(path, declared)
         if bad is not None:
             raise InputDataError(
                 f"declared encoding {declared!r} but byte {bad[0]} is not valid in it",
-                file=str(path), row=bad[1],
+                file=str(path),
+                row=bad[1],
+            )
+        if bom == "utf-8-sig" or (
+            _first_invalid(path, "utf-8") is None and _utf8_sequences(path) > 0
+        ):
+            raise InputDataError(
+                f"declared encoding {declared!r} but the file is UTF-8 (its accented "
+                "characters would be misread): declare utf-8 or leave the encoding out",
+                file=str(path),
             )
         return declared
     if bom == "utf-16":
         return "utf-16"
     if _first_invalid(path, "utf-8") is None:
         return bom or "utf-8"
+    if _utf8_sequences(path) > 0:
+        return MIXED_ENCODING
     if _first_invalid(path, "cp1252") is None:
         return "cp1252"
     return "latin-1"
@@ -280,7 +375,6 @@ def _first_invalid(path: Path, encoding: str) -> tuple[int, int | None] | None:
     """The offset and data row (approximate: by line) of the first byte invalid in encoding."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     offset = 0
-    lines = 0
     with path.open("rb") as fh:
         while True:
             chunk = fh.read(_CHUNK)
@@ -288,57 +382,64 @@ def _first_invalid(path: Path, encoding: str) -> tuple[int, int | None] | None:
             try:
                 decoder.decode(chunk, final=final)
             except UnicodeDecodeError as exc:
-                pos = offset + exc.start
-                line = lines + chunk.count(b"\n", 0, exc.start) + 1
-                return pos, (line - 1 if line > 1 else None)
+                pos = max(offset + exc.start, 0)
+                fh.seek(0)
+                line = fh.read(pos).count(b"\n") + 1 if pos < 1 << 30 else None
+                return pos, (line - 1 if line and line > 1 else None)
             if final:
                 return None
-            lines += chunk.count(b"\n")
             offset += len(chunk)
 
 
-def _text_sample(path: Path, encoding: str) -> tuple[str, bool]:
-    """The first part of the file decoded, cut at a line end; and whether it is all of it."""
+def _text_sample(path: Path, encoding: str) -> str:
+    """The first part of the file decoded (newlines made LF), cut at a line end."""
     with path.open("rb") as fh:
         raw = fh.read(_SNIFF_BYTES + 1)
     whole = len(raw) <= _SNIFF_BYTES
     raw = raw[:_SNIFF_BYTES]
-    text = raw.decode(encoding, errors="replace")
+    if encoding == MIXED_ENCODING:
+        text = raw.decode("utf-8", errors="cselink_cp1252")
+    else:
+        text = raw.decode(encoding, errors="replace")
     if text.startswith("\ufeff"):
         text = text[1:]
+    # The sniffer only needs records: one newline style is enough for it.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not whole:
         cut = max(text.rfind("\n"), 0)
         text = text[:cut]
-    return text, whole
+    return text
 
 
-def _field_counts(sample: str, delimiter: str) -> list[int]:
-    reader = csv.reader(io.StringIO(sample), delimiter=delimiter, quotechar='"', doublequote=True,
-                        strict=False)
-    counts: list[int] = []
+def _records(sample: str, delimiter: str, limit: int) -> list[list[str]]:
+    """Up to ``limit`` non-blank records of a sample, parsed as DuckDB will (RFC 4180 quotes)."""
+    reader = csv.reader(
+        io.StringIO(sample), delimiter=delimiter, quotechar='"', doublequote=True, strict=False
+    )
+    old_limit = csv.field_size_limit()
+    csv.field_size_limit(2**31 - 1)  # a sample field may be long; restored below
+    records: list[list[str]] = []
     try:
         for record in reader:
             if not record or (len(record) == 1 and not record[0].strip()):
                 continue
-            counts.append(len(record))
-            if len(counts) >= _SNIFF_RECORDS:
+            records.append(record)
+            if len(records) >= limit:
                 break
     except csv.Error:
         pass
-    return counts
+    finally:
+        csv.field_size_limit(old_limit)
+    return records
+
+
+def _field_counts(sample: str, delimiter: str) -> list[int]:
+    return [len(r) for r in _records(sample, delimiter, _SNIFF_RECORDS)]
 
 
 def _header(sample: str, delimiter: str) -> list[str]:
-    reader = csv.reader(io.StringIO(sample), delimiter=delimiter, quotechar='"', doublequote=True,
-                        strict=False)
-    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
-    try:
-        for record in reader:
-            if record and not (len(record) == 1 and not record[0].strip()):
-                return record
-    except csv.Error:
-        return []
-    return []
+    records = _records(sample, delimiter, 1)
+    return records[0] if records else []
 
 
 def sniff_delimiter(sample: str) -> tuple[str, dict[str, int]]:
@@ -347,10 +448,9 @@ def sniff_delimiter(sample: str) -> tuple[str, dict[str, int]]:
     Returns:
         The delimiter and, for each candidate, the number of header fields it gives.
     """
-    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
     scores: list[tuple[int, float, int, str]] = []
     header_counts: dict[str, int] = {}
-    for rank, delim in enumerate(CSV_DELIMITERS):
+    for delim in CSV_DELIMITERS:
         counts = _field_counts(sample, delim)
         if not counts:
             header_counts[delim] = 0
@@ -359,7 +459,6 @@ def sniff_delimiter(sample: str) -> tuple[str, dict[str, int]]:
         rest = counts[1:] or counts
         consistent = sum(c == counts[0] for c in rest) / len(rest)
         scores.append((int(counts[0] > 1), round(consistent, 2), counts[0], delim))
-        del rank
     if not scores:
         return ",", header_counts
     best = max(scores, key=lambda s: (s[0], s[1], s[2], -CSV_DELIMITERS.index(s[3])))
@@ -372,34 +471,48 @@ def _csv_layout(
     enc = detect_encoding(path, encoding)
     with path.open("rb") as fh:
         head = fh.read(_SNIFF_BYTES)
-    body = head
-    for bom in (_UTF8_BOM, *_UTF16_BOMS):
-        if body.startswith(bom):
-            body = body[len(bom):]
-            break
-    if enc != "utf-16" and b"\x00" in head:
+    # A stray NUL inside a field is kept (as recorded); many NULs mean a binary file.
+    if enc != "utf-16" and (head.count(b"\x00") > len(head) // 100 or b"\x00" in head[:64]):
+        odd = head[1::2]
+        if len(head) > 8 and odd.count(0) > 0.9 * len(odd) and b"\x00" not in head[0::2]:
+            raise InputDataError(
+                "looks like UTF-16 text without a byte-order mark: save it as UTF-8 CSV",
+                file=str(path),
+            )
         raise InputDataError("binary content (NUL bytes): not a text CSV file", file=str(path))
-    sample, _whole = _text_sample(path, enc)
+    sample = _text_sample(path, enc)
     if not sample.strip():
         raise InputDataError("empty file (no header row)", file=str(path))
     if _looks_binary(sample):
-        raise InputDataError("binary content (control characters): not a text CSV file",
-                             file=str(path))
+        raise InputDataError(
+            "binary content (control characters): not a text CSV file", file=str(path)
+        )
     sniffed, header_counts = sniff_delimiter(sample)
     if delimiter is not None:
         delim = "\t" if delimiter.lower() in ("tab", "\\t") else delimiter
         if len(delim) != 1:
-            raise InputDataError(f"delimiter must be one character, not {delimiter!r}",
-                                 file=str(path))
+            raise InputDataError(
+                f"delimiter must be one character, not {delimiter!r}", file=str(path)
+            )
     else:
         delim = sniffed
-    header = [h.strip().lstrip("\ufeff").strip() for h in _header(sample, delim)]
+    raw_header = _header(sample, delim)
+    header = [h.strip().lstrip("\ufeff").strip() for h in raw_header]
     if not header:
         raise InputDataError("empty file (no header row)", file=str(path))
+    if any("\n" in h for h in header):
+        # An open quote in the header swallows the data rows into one column name.
+        raise InputDataError(
+            "a column name in the header spans lines (an unterminated quote in the header?)",
+            file=str(path),
+            row=0,
+        )
     if len(header) > _MAX_COLUMNS:
         raise InputDataError(
             f"the header has {len(header)} columns (more than {_MAX_COLUMNS}): not an "
-            "agency export", file=str(path), row=0,
+            "agency export",
+            file=str(path),
+            row=0,
         )
     if len(header) == 1 and min_columns > 1:
         better = {d: n for d, n in header_counts.items() if n > 1}
@@ -409,13 +522,22 @@ def _csv_layout(
             raise InputDataError(
                 f"the declared delimiter {shown.get(delim, delim)!r} finds one column, but "
                 f"{shown.get(alt, alt)!r} finds {better[alt]}: wrong delimiter?",
-                file=str(path), row=0,
+                file=str(path),
+                row=0,
             )
         raise InputDataError(
             "only one column found (tried delimiters , ; | tab): wrong delimiter, or not a "
-            "delimited file?", file=str(path), row=0,
+            "delimited file?",
+            file=str(path),
+            row=0,
         )
-    return _CsvLayout(encoding=enc, delimiter=delim, headers=tuple(header))
+    return _CsvLayout(
+        encoding=enc,
+        delimiter=delim,
+        headers=tuple(header),
+        newlines="" if enc == "utf-16" else newline_style(path),
+        sample_records=len(_field_counts(sample, delim)),
+    )
 
 
 def _looks_binary(sample: str) -> bool:
@@ -427,12 +549,121 @@ def _looks_binary(sample: str) -> bool:
     return bad / len(probe) > 0.10
 
 
-def _transcode(path: Path, encoding: str, folder: Path) -> Path:
-    """Write a UTF-8 copy of a file in another encoding (streamed, private folder)."""
+def _transcode(path: Path, encoding: str, folder: Path, *, newlines: bool = False) -> Path:
+    """Write a UTF-8 copy of a file (streamed, private folder).
+
+    Args:
+        path: the file.
+        encoding: its encoding.
+        folder: where to write the copy.
+        newlines: also turn every CR LF and lone CR into LF.
+    """
     target = folder / "source.csv"
-    errors = "replace" if encoding == "latin-1" else "strict"
-    with path.open("r", encoding=encoding, errors=errors, newline="") as src, \
-            target.open("w", encoding="utf-8", newline="") as dst:
+    if encoding == MIXED_ENCODING:
+        codec, errors = "utf-8", "cselink_cp1252"
+    else:
+        codec, errors = encoding, ("replace" if encoding == "latin-1" else "strict")
+    with (
+        path.open("r", encoding=codec, errors=errors, newline=None if newlines else "") as src,
+        target.open("w", encoding="utf-8", newline="") as dst,
+    ):
+        shutil.copyfileobj(src, dst, _CHUNK)
+    return target
+
+
+def overlong_lines(
+    path: Path, delimiter: str, limit: int, *, newlines: str | None = None
+) -> list[tuple[int, int]]:
+    """Byte ranges ``[start, end)`` of one-line records with more than ``limit`` fields.
+
+    DuckDB records one reject entry, with a copy of the whole line, per surplus field,
+    so a single row of 100,000 fields takes minutes to reject. Such lines are found
+    here with vectorised byte counts (numpy, one pass) and replaced before DuckDB reads
+    the file. Only lines that are certainly whole records are reported: they start
+    outside any quoted field (an even number of quotes before them), hold an even
+    number of quotes, and have more than ``limit`` delimiters outside quotes.
+    """
+    import numpy as np
+
+    delim = ord(delimiter)
+    newline = 13 if (newlines or newline_style(path)) == "cr" else 10
+    if _longest_line(path, newline) <= limit:
+        return []  # the usual case: no line is long enough to hold that many fields
+    found: list[tuple[int, int]] = []
+    quotes_before = 0  # quotes in the file before the current chunk
+    line_start = 0  # offset where the current (unfinished) line starts
+    line_delims = 0  # delimiters outside quotes seen so far on that line
+    line_quotes = 0  # quotes seen so far on that line
+    start_even = True  # the line started outside a quoted field
+    offset = 0
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            a = np.frombuffer(chunk, dtype=np.uint8)
+            q = np.flatnonzero(a == 34)
+            d = np.flatnonzero(a == delim)
+            n = np.flatnonzero(a == newline)
+            outside = d[(np.searchsorted(q, d) + quotes_before) % 2 == 0]
+            ends = np.append(n, len(a))  # the last piece runs on into the next chunk
+            seg_d = np.diff(np.searchsorted(outside, ends), prepend=0)
+            seg_q = np.diff(np.searchsorted(q, ends), prepend=0)
+            seg_d[0] += line_delims
+            seg_q[0] += line_quotes
+            q_at_start = np.searchsorted(q, np.concatenate(([0], n + 1))) + quotes_before
+            starts_even = q_at_start % 2 == 0
+            starts_even[0] = start_even
+            whole = np.arange(len(n))  # pieces that end at a newline
+            bad = whole[
+                (seg_d[: len(n)] > limit) & (seg_q[: len(n)] % 2 == 0) & starts_even[: len(n)]
+            ]
+            for j in bad:
+                begin = line_start if j == 0 else offset + int(n[j - 1]) + 1
+                found.append((begin, offset + int(n[j])))
+            if len(n):
+                line_start = offset + int(n[-1]) + 1
+                line_delims, line_quotes = int(seg_d[-1]), int(seg_q[-1])
+                start_even = bool(starts_even[-1])
+            else:
+                line_delims, line_quotes = int(seg_d[0]), int(seg_q[0])
+            quotes_before += len(q)
+            offset += len(a)
+    if offset > line_start and line_delims > limit and line_quotes % 2 == 0 and start_even:
+        found.append((line_start, offset))
+    return found
+
+
+def _longest_line(path: Path, newline: int) -> int:
+    """The length in bytes of the longest line of a file (one vectorised pass)."""
+    import numpy as np
+
+    longest = 0
+    run = 0  # length of the line running on from the previous chunk
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            n = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == newline)
+            if len(n) == 0:
+                run += len(chunk)
+                continue
+            longest = max(longest, run + int(n[0]))
+            if len(n) > 1:
+                longest = max(longest, int(np.diff(n).max()) - 1)
+            run = len(chunk) - int(n[-1]) - 1
+    return max(longest, run)
+
+
+def _replace_ranges(
+    path: Path, ranges: Sequence[tuple[int, int]], marker: bytes, target: Path
+) -> Path:
+    """Copy a file, putting ``marker`` in place of each byte range."""
+    with path.open("rb") as src, target.open("wb") as dst:
+        pos = 0
+        for start, end in ranges:
+            while pos < start:
+                block = src.read(min(_CHUNK, start - pos))
+                dst.write(block)
+                pos += len(block)
+            src.seek(end)
+            pos = end
+            dst.write(marker)
         shutil.copyfileobj(src, dst, _CHUNK)
     return target
 
@@ -515,9 +746,34 @@ def read_csv_raw(
     tmpdir: str | None = None
     try:
         read_path = path
-        if layout.encoding not in ("utf-8", "utf-8-sig"):
+        if layout.encoding not in ("utf-8", "utf-8-sig") or layout.newlines == "mixed":
             tmpdir = tempfile.mkdtemp(prefix="cselink-")
-            read_path = _transcode(path, layout.encoding, Path(tmpdir))
+            read_path = _transcode(
+                path,
+                layout.encoding,
+                Path(tmpdir),
+                newlines=layout.newlines == "mixed" or layout.encoding == "utf-16",
+            )
+        # A row with thousands of surplus fields is replaced by one with a single
+        # surplus field: DuckDB rejects it in microseconds instead of minutes, and it
+        # is still one rejected row ("more fields than the header").
+        ncols = len(layout.headers)
+        normalised = read_path != path and (layout.newlines == "mixed" or not layout.newlines)
+        huge = overlong_lines(
+            read_path,
+            layout.delimiter,
+            max(1000, 4 * ncols),
+            newlines="lf" if normalised else layout.newlines,
+        )
+        if huge:
+            tmpdir = tmpdir or tempfile.mkdtemp(prefix="cselink-")
+            read_path = _replace_ranges(
+                read_path,
+                huge,
+                # non-empty fields: DuckDB forgives a trailing empty one
+                layout.delimiter.join(["-"] * (ncols + 1)).encode(),
+                Path(tmpdir) / "wide.csv",
+            )
         options = {
             "header": "true",
             "auto_detect": "false",
@@ -542,16 +798,24 @@ def read_csv_raw(
         except duckdb.Error as exc:
             said, line = duckdb_error_message(exc)
             raise InputDataError(
-                f"cannot parse the CSV file: {said}", file=str(path),
+                f"cannot parse the CSV file: {said}",
+                file=str(path),
                 row=(line - 1 if line and line > 1 else None),
             ) from None
-        n_bad = _count(con, errs)
+        n_bad = count_rows(con, errs)
+        if n_bad == 0 and count_rows(con, stage) == 0 and layout.sample_records > 1:
+            # DuckDB can read nothing, silently, from a file it misjudged: never let
+            # data rows vanish without an error.
+            raise InputDataError(
+                "the CSV reader found no rows, although the file has data lines",
+                file=str(path),
+            )
         malformed = None
         if n_bad:
             malformed = temp_name("malformed")
             cases = " ".join(
-                f"WHEN {quote_literal(k)} THEN {quote_literal(v)}" for k, v in
-                _REJECT_REASONS.items()
+                f"WHEN {quote_literal(k)} THEN {quote_literal(v)}"
+                for k, v in _REJECT_REASONS.items()
             )
             con.execute(
                 f"CREATE TEMP TABLE {quote_ident(malformed)} AS "
@@ -574,10 +838,9 @@ def read_csv_raw(
                 f"FROM good JOIN free USING (k) ORDER BY free.n"
             )
         else:
-            con.execute(
-                f"CREATE TEMP TABLE {quote_ident(raw)} AS "
-                f"SELECT (rowid + 1)::BIGINT AS {ROW_COLUMN}, * FROM {quote_ident(stage)}"
-            )
+            # The table read in file order (DuckDB preserves insertion order) is the raw
+            # table itself: its rowid + 1 is the data-row number, so no copy is needed.
+            raw, stage = stage, raw
     finally:
         drop_temp(con, stage, errs, scan)
         if tmpdir is not None:
@@ -591,15 +854,40 @@ def read_csv_raw(
         encoding=layout.encoding,
         delimiter=layout.delimiter,
         malformed=malformed,
+        rowid_rows=malformed is None,
+        notes=tuple(
+            note
+            for note, applies in (
+                (
+                    "mixed text encodings: UTF-8 and cp1252 bytes (each character decoded "
+                    "as found)",
+                    layout.encoding == MIXED_ENCODING,
+                ),
+                ("mixed line endings (read as one style)", layout.newlines == "mixed"),
+            )
+            if applies
+        ),
     )
 
 
-def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+def fetch_one(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> tuple[Any, ...]:
+    """The first row of a query that returns exactly one row.
+
+    Fetches the whole result: DuckDB 2.0 refuses new work on a connection whose last
+    result was not read to the end (``fetchone`` leaves it open).
+    """
+    rows = con.execute(sql, params).fetchall()
+    if not rows:  # pragma: no cover - only used for aggregates
+        raise RuntimeError("query returned no row")
+    return tuple(rows[0])
+
+
+def count_rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    """The number of rows of a table (0 if it does not exist)."""
     try:
-        row = con.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchone()
+        return int(fetch_one(con, f"SELECT count(*) FROM {quote_ident(table)}")[0])
     except duckdb.CatalogException:
         return 0
-    return int(row[0]) if row else 0
 
 
 # --------------------------------------------------------------------------- Parquet
@@ -632,8 +920,9 @@ def read_parquet_raw(con: duckdb.DuckDBPyConnection, path: Path) -> RawSource:
     except duckdb.Error as exc:
         said, _ = duckdb_error_message(exc)
         raise InputDataError(f"not a readable Parquet file ({said})", file=str(path)) from None
-    return RawSource(table=raw, headers=tuple(headers), types=tuple(types), file=str(path),
-                     format="parquet")
+    return RawSource(
+        table=raw, headers=tuple(headers), types=tuple(types), file=str(path), format="parquet"
+    )
 
 
 # --------------------------------------------------------------------------- xlsx
@@ -681,13 +970,22 @@ def read_xlsx_raw(
     check_readable_file(path)
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError, TypeError, IndexError,
-            EOFError) as exc:
-        raise InputDataError(f"not a readable .xlsx workbook ({type(exc).__name__})",
-                             file=str(path)) from None
+    except (
+        InvalidFileException,
+        OSError,
+        KeyError,
+        ValueError,
+        TypeError,
+        IndexError,
+        EOFError,
+    ) as exc:
+        raise InputDataError(
+            f"not a readable .xlsx workbook ({type(exc).__name__})", file=str(path)
+        ) from None
     except Exception as exc:  # zipfile.BadZipFile, lxml errors: all mean "not a workbook"
-        raise InputDataError(f"not a readable .xlsx workbook ({type(exc).__name__})",
-                             file=str(path)) from None
+        raise InputDataError(
+            f"not a readable .xlsx workbook ({type(exc).__name__})", file=str(path)
+        ) from None
     try:
         names = list(wb.sheetnames)
         if sheet is not None:
@@ -704,8 +1002,9 @@ def read_xlsx_raw(
         except InputDataError:
             raise
         except Exception as exc:  # a corrupt sheet part inside a valid zip
-            raise InputDataError(f"not a readable .xlsx workbook ({type(exc).__name__})",
-                                 file=str(path)) from None
+            raise InputDataError(
+                f"not a readable .xlsx workbook ({type(exc).__name__})", file=str(path)
+            ) from None
     finally:
         wb.close()
     return _register_frame(con, frame, headers, file=str(path), fmt="xlsx")
@@ -714,8 +1013,7 @@ def read_xlsx_raw(
 def _sheet_frame(ws: Any, file: str) -> tuple[list[str], pd.DataFrame]:
     rows: Iterator[tuple[Any, ...]] = ws.iter_rows(values_only=True)
     header_row: tuple[Any, ...] | None = None
-    header_at = 0
-    for header_at, row in enumerate(rows, start=1):
+    for row in rows:
         if any(v is not None and str(v).strip() for v in row):
             header_row = row
             break
@@ -740,7 +1038,6 @@ def _sheet_frame(ws: Any, file: str) -> tuple[list[str], pd.DataFrame]:
             data[i].append(c)
     frame = pd.DataFrame({f"c{i}": pd.Series(col, dtype=object) for i, col in enumerate(data)})
     frame.insert(0, ROW_COLUMN, pd.Series(numbers, dtype="int64"))
-    del header_at
     return headers, frame
 
 
@@ -771,7 +1068,8 @@ def _register_frame(
     finally:
         con.unregister(view)
     types = tuple(
-        str(r[1]) for r in con.execute(f"DESCRIBE {quote_ident(raw)}").fetchall()
+        str(r[1])
+        for r in con.execute(f"DESCRIBE {quote_ident(raw)}").fetchall()
         if r[0] != ROW_COLUMN
     )
     return RawSource(table=raw, headers=tuple(headers), types=types, file=file, format=fmt)
@@ -795,9 +1093,7 @@ def read_dataframe_raw(con: duckdb.DuckDBPyConnection, df: pd.DataFrame) -> RawS
     return _register_frame(con, frame, headers, file=None, fmt="dataframe")
 
 
-def read_relation_raw(
-    con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation
-) -> RawSource:
+def read_relation_raw(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation) -> RawSource:
     """Read a DuckDB relation (from any connection) into a raw table, in its row order."""
     table = rel.to_arrow_table()
     headers = [str(c).strip() for c in table.column_names]
@@ -807,9 +1103,7 @@ def read_relation_raw(
     raw = temp_name("rawr")
     con.register(view, renamed)
     try:
-        con.execute(
-            f"CREATE TEMP TABLE {quote_ident(raw)} AS SELECT * FROM {quote_ident(view)}"
-        )
+        con.execute(f"CREATE TEMP TABLE {quote_ident(raw)} AS SELECT * FROM {quote_ident(view)}")
     finally:
         con.unregister(view)
     final = temp_name("raw")
@@ -821,11 +1115,11 @@ def read_relation_raw(
     finally:
         drop_temp(con, raw)
     types = tuple(
-        str(r[1]) for r in con.execute(f"DESCRIBE {quote_ident(final)}").fetchall()
+        str(r[1])
+        for r in con.execute(f"DESCRIBE {quote_ident(final)}").fetchall()
         if r[0] != ROW_COLUMN
     )
-    return RawSource(table=final, headers=tuple(headers), types=types, file=None,
-                     format="relation")
+    return RawSource(table=final, headers=tuple(headers), types=types, file=None, format="relation")
 
 
 def _did_you_mean(name: str, options: Sequence[str]) -> str:
@@ -867,8 +1161,9 @@ def _atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:
-        raise UsageError(f"cannot write in the output folder ({exc.strerror})",
-                         file=str(folder)) from None
+        raise UsageError(
+            f"cannot write in the output folder ({exc.strerror})", file=str(folder)
+        ) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -898,7 +1193,17 @@ def write_csv_atomic(df: pd.DataFrame, path: str | Path) -> Path:
     Raises:
         UsageError: the folder does not exist or cannot be written.
     """
-    text = neutralise_formulas(df).to_csv(index=False, lineterminator="\n")
+    safe = neutralise_formulas(df)
+    # The csv module quotes a field holding "\n" but not one holding a lone "\r" when
+    # lines end in "\n"; such a field would split its row for most readers. Quote every
+    # text field then (numbers stay unquoted).
+    has_cr = any(
+        safe[c].map(lambda v: isinstance(v, str) and "\r" in v).any()
+        for c in safe.columns
+        if pd.api.types.is_object_dtype(safe[c]) or pd.api.types.is_string_dtype(safe[c])
+    )
+    quoting = csv.QUOTE_NONNUMERIC if has_cr else csv.QUOTE_MINIMAL
+    text = safe.to_csv(index=False, lineterminator="\n", quoting=quoting)
     return _atomic_write_bytes(path, text.encode("utf-8"))
 
 
@@ -945,11 +1250,11 @@ def ensure_private_dir(path: str | Path) -> Path:
             folder.mkdir(parents=True, mode=0o700)
             os.chmod(folder, 0o700)
         except OSError as exc:
-            raise UsageError(f"cannot create the output folder ({exc.strerror})",
-                             file=str(folder)) from None
+            raise UsageError(
+                f"cannot create the output folder ({exc.strerror})", file=str(folder)
+            ) from None
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise UsageError("cannot write in the output folder (permission denied)",
-                         file=str(folder))
+        raise UsageError("cannot write in the output folder (permission denied)", file=str(folder))
     return folder
 
 

@@ -62,8 +62,14 @@ ENCODINGS: Final[dict[str, str]] = {
     "iso-8859-1": "latin-1",
 }
 
-DELIMITERS: Final[dict[str, str]] = {",": ",", ";": ";", "|": "|", "\t": "\t", "tab": "\t",
-                                      "\\t": "\t"}
+DELIMITERS: Final[dict[str, str]] = {
+    ",": ",",
+    ";": ";",
+    "|": "|",
+    "\t": "\t",
+    "tab": "\t",
+    "\\t": "\t",
+}
 
 DEFAULT_DOB_FORMATS: Final[tuple[str, ...]] = ("%Y-%m-%d",)
 
@@ -84,15 +90,31 @@ _TABLES: Final[dict[str, tuple[str, ...]]] = {
     "constants": CONSTANT_COLUMNS,
 }
 
+#: Similarity a file header needs to be suggested for a missing column.
+HEADER_HINT_CUTOFF: Final[float] = 0.85
+
 _STRPTIME_DIRECTIVE = re.compile(r"%-?[A-Za-z%]")
 _KNOWN_DIRECTIVES = frozenset("aAbBcdHIjmMpSUwWxXyYzZfgGuVe%")
 
 
-def did_you_mean(name: str, options: Sequence[str]) -> str:
+_DATA_LIKE = re.compile(r"^\s*(\d[\d\s\-/.:]*|.*@.*\..*)\s*$")
+
+
+def headers_look_like_data(headers: Sequence[str]) -> bool:
+    """True when a "header" row has cells that look like values (numbers, dates, e-mails).
+
+    A file without a header row has a data row there, so its cells must not be
+    quoted back in a message.
+    """
+    return any(_DATA_LIKE.match(h) for h in headers if h)
+
+
+def did_you_mean(name: str, options: Sequence[str], *, cutoff: float = 0.6) -> str:
     """A ``" (did you mean 'x'?)"`` hint for a misspelt name, or ``""`` if nothing is close.
 
     Case, spaces, hyphens and underscores are ignored when comparing, so
-    ``record_id`` suggests ``RecordID`` and ``Record ID``.
+    ``record_id`` suggests ``RecordID`` and ``Record ID``. Suggestions from a file's
+    headers use a higher ``cutoff``: they may be values of a header-less file.
     """
 
     def norm(s: str) -> str:
@@ -101,7 +123,7 @@ def did_you_mean(name: str, options: Sequence[str]) -> str:
     by_norm: dict[str, str] = {}
     for opt in options:
         by_norm.setdefault(norm(opt), opt)
-    close = difflib.get_close_matches(norm(name), list(by_norm), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(norm(name), list(by_norm), n=1, cutoff=cutoff)
     return f" (did you mean {by_norm[close[0]]!r}?)" if close else ""
 
 
@@ -174,8 +196,9 @@ class Mapping:
         except UnicodeDecodeError:
             raise ConfigError("mapping file is not UTF-8 text", file=str(p)) from None
         except OSError as exc:
-            raise ConfigError(f"cannot read the mapping file ({exc.strerror})",
-                              file=str(p)) from None
+            raise ConfigError(
+                f"cannot read the mapping file ({exc.strerror})", file=str(p)
+            ) from None
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -187,8 +210,9 @@ class Mapping:
                 msg = f"{msg} at column {match.group(2)}"
             elif "end of document" in msg:
                 line = text.count("\n") + 1
-            raise ConfigError(f"mapping TOML does not parse: {msg}", [msg], file=str(p),
-                              row=line) from None
+            raise ConfigError(
+                f"mapping TOML does not parse: {msg}", [msg], file=str(p), row=line
+            ) from None
         return cls.from_dict(data, origin=str(p))
 
     @classmethod
@@ -214,7 +238,7 @@ class Mapping:
             for sub in value:
                 if sub not in allowed:
                     hint = did_you_mean(sub, allowed)
-                    if key == "columns" and sub == "source" and not hint:
+                    if key == "columns" and sub == "source":
                         hint = " (the source name is set by [source] name or [constants])"
                     problems.append(f"unknown key {sub!r} in [{key}]{hint}")
 
@@ -231,8 +255,10 @@ class Mapping:
             if isinstance(fmt, str) and fmt.strip().lower() in FORMATS:
                 kwargs["format"] = fmt.strip().lower()
             else:
-                problems.append(f"[source] format must be one of {', '.join(FORMATS)}"
-                                f"{did_you_mean(str(fmt), FORMATS)}")
+                problems.append(
+                    f"[source] format must be one of {', '.join(FORMATS)}"
+                    f"{did_you_mean(str(fmt), FORMATS)}"
+                )
         if "encoding" in src:
             enc = src["encoding"]
             norm = enc.strip().lower().replace("_", "-") if isinstance(enc, str) else None
@@ -278,8 +304,10 @@ class Mapping:
             if order in ("surname_first", "forename_first"):
                 kwargs["name_order"] = order
             else:
-                problems.append("[names] order must be 'surname_first' or 'forename_first'"
-                                f"{did_you_mean(str(order), ['surname_first', 'forename_first'])}")
+                problems.append(
+                    "[names] order must be 'surname_first' or 'forename_first'"
+                    f"{did_you_mean(str(order), ['surname_first', 'forename_first'])}"
+                )
         for key in ("aliases_separator", "former_surnames_separator"):
             if key in names:
                 if isinstance(names[key], str) and names[key] != "":
@@ -292,11 +320,7 @@ class Mapping:
             fmts = dates["dob_formats"]
             if isinstance(fmts, str):
                 fmts = [fmts]
-            if (
-                isinstance(fmts, list)
-                and fmts
-                and all(_nonempty_str(f) for f in fmts)
-            ):
+            if isinstance(fmts, list) and fmts and all(_nonempty_str(f) for f in fmts):
                 for f in fmts:
                     problem = _check_date_format(f)
                     if problem:
@@ -305,8 +329,10 @@ class Mapping:
                     problems.append("[dates] dob_formats lists a format twice")
                 kwargs["dob_formats"] = tuple(fmts)
             else:
-                problems.append("[dates] dob_formats must be a non-empty list of strptime "
-                                "formats such as \"%d/%m/%Y\"")
+                problems.append(
+                    "[dates] dob_formats must be a non-empty list of strptime "
+                    'formats such as "%d/%m/%Y"'
+                )
 
         if "sex" in tables:
             sex_codes: dict[str, tuple[str, ...]] = {}
@@ -326,8 +352,9 @@ class Mapping:
                 for code in clean:
                     other = seen.get(code.upper())
                     if other is not None and other != key:
-                        problems.append(f"[sex] code {code!r} is listed under both {other} "
-                                        f"and {key}")
+                        problems.append(
+                            f"[sex] code {code!r} is listed under both {other} and {key}"
+                        )
                     seen[code.upper()] = key
                 sex_codes[key] = clean
             kwargs["sex_codes"] = sex_codes
@@ -444,14 +471,22 @@ class Mapping:
         return self.name or self.constants.get("source")
 
     def missing_columns(self, headers: Sequence[str]) -> list[str]:
-        """Problems for every mapped header that is not among ``headers``, with hints."""
+        """Problems for every mapped header that is not among ``headers``, with hints.
+
+        No hint quotes a header when the header row looks like data (a missing header).
+        """
         present = set(headers)
+        data_like = headers_look_like_data(headers)
         problems = []
         for canonical, header in self.columns.items():
             if header not in present:
+                hint = (
+                    " (the first row looks like data: is the header row missing?)"
+                    if data_like
+                    else did_you_mean(header, headers, cutoff=HEADER_HINT_CUTOFF)
+                )
                 problems.append(
-                    f"column {header!r} (mapped to {canonical}) is not in the file"
-                    f"{did_you_mean(header, headers)}"
+                    f"column {header!r} (mapped to {canonical}) is not in the file{hint}"
                 )
         return problems
 

@@ -162,7 +162,7 @@ class Linker:
         """Build ``block_index`` (kept in the database file) for fast look-ups, once."""
         exists = self.con.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'block_index'"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         if exists:
             return
         with self._timed("block_index"):
@@ -237,7 +237,7 @@ class Linker:
                               "b": pairs.iloc[:, 1].astype(str)})
         qualified = bool(frame["a"].str.contains(":", regex=False).all()) and bool(
             self.con.execute(
-                "SELECT count(*) FROM records WHERE contains(record_id, ':')").fetchone()[0] == 0
+                "SELECT count(*) FROM records WHERE contains(record_id, ':')").fetchall()[0][0] == 0
         )
         key = "source || ':' || record_id" if qualified else "record_id"
         self.con.register("_truth_df", frame)
@@ -383,7 +383,7 @@ class Linker:
                 # A referral is one person: among N indexed records, about one is theirs.
                 n_index = int(con.execute(
                     "SELECT count(*) FROM records WHERE source <> ?", [QUERY_SOURCE]
-                ).fetchone()[0])
+                ).fetchall()[0][0])
                 model = replace(self._model, prior=min(0.5, 1.0 / max(n_index, 1)))
                 con.execute(scores_sql(
                     model, gammas_table="_q_gammas", out_table="_q_scores",

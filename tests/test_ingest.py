@@ -365,6 +365,59 @@ def test_latin1_bytes_undefined_in_cp1252(con: duckdb.DuckDBPyConnection, tmp_pa
     assert records(con)[1]["surname"] == "Müller"
 
 
+def test_mixed_utf8_and_cp1252_bytes(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes(
+        b"record_id,surname\n1," + "Zoë".encode() + b"\n2," + "José".encode("cp1252") + b"\n"
+    )
+    report = load(con, Source("x", path))
+    assert report.source("x").encoding == "utf-8+cp1252"
+    assert [r["surname"] for r in records(con)] == ["Zoë", "José"]
+    assert any("mixed text encodings" in w.reason for w in report.warnings)
+
+
+def test_declared_single_byte_encoding_for_a_utf8_file(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    path = write(tmp_path / "x.csv", "ID,SN\n1,Zoë\n")
+    m = mapping(source={"encoding": "cp1252"}, columns={"record_id": "ID", "surname": "SN"})
+    with pytest.raises(InputDataError, match="declared encoding 'cp1252' but the file is UTF-8"):
+        load_sources(con, [Source("x", path, m)])
+
+
+def test_stray_nul_is_kept_as_recorded(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes(
+        b"record_id,surname\n" + b"".join(b"%d,Lee\n" % i for i in range(50)) + b"99,Le\x00e\n"
+    )
+    load(con, Source("x", path))
+    assert records(con)[-1]["surname"] == "Le\x00e"
+
+
+def test_headerless_file_is_not_quoted_back(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    path = write(tmp_path / "x.csv", "001,Recordia,2010-01-02\n002,Jones,2011-02-03\n")
+    with pytest.raises(InputDataError) as info:
+        load_sources(con, [Source("x", path)])
+    assert "the first row looks like data" in str(info.value)
+    assert "Recordia" not in str(info.value)
+    m = mapping(columns={"record_id": "ID", "surname": "SURNAME"})
+    with pytest.raises(ConfigError) as cinfo:
+        load_sources(con, [Source("x", path, m)])
+    assert "header row missing" in str(cinfo.value)
+    assert "Recordia" not in str(cinfo.value)
+
+
+def test_headers_similar_to_a_name_are_not_suggested(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    # A header-less file whose first row holds no number or date: the only guard is
+    # that a suggestion must be very close to the missing column's name.
+    path = write(tmp_path / "x.csv", "Ford,Recor\nAnn,Lee\n")
+    with pytest.raises(InputDataError) as info:
+        load_sources(con, [Source("x", path)])
+    assert "Recor" not in str(info.value) and "Ford" not in str(info.value)
+
+
 def test_declared_encoding_is_used(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
     path.write_bytes("ID,SN\n1,Müller\n".encode("latin-1"))
@@ -800,6 +853,42 @@ def test_mapping_csv_declared_for_a_parquet_file(
         load_sources(con, [Source("x", pq, m)])
 
 
+SYNTHETIC = Path(__file__).resolve().parents[1] / "data" / "synthetic"
+AGENCIES = ["education", "health", "police", "social_care", "youth_justice"]
+
+
+@pytest.mark.skipif(not (SYNTHETIC / "mappings").is_dir(), reason="no synthetic sample")
+def test_native_exports_with_mappings_equal_canonical_files(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """The generator's contract: each agency's own export read through its mapping gives
+    exactly the records of its canonical file (different delimiters, date formats, sex
+    codes, list separators, a full-name column, a BOM, postcodes inside addresses)."""
+    native = load_sources(
+        con,
+        [
+            source_from_spec(f"{SYNTHETIC}/native/{a}.csv:{SYNTHETIC}/mappings/{a}.toml")
+            for a in AGENCIES
+        ],
+        table="nat",
+        rejects_table="nat_rej",
+    )
+    canonical = load_sources(
+        con,
+        [Source(a, SYNTHETIC / "canonical" / f"{a}.csv") for a in AGENCIES],
+        table="can",
+        rejects_table="can_rej",
+    )
+    assert [s.name for s in native.sources] == AGENCIES
+    assert [s.rows_used for s in native.sources] == [s.rows_used for s in canonical.sources]
+    assert native.rows_used > 0
+    diff = con.execute(
+        "SELECT count(*) FROM (SELECT * EXCLUDE (row_number) FROM nat "
+        "EXCEPT ALL SELECT * EXCLUDE (row_number) FROM can)"
+    ).fetchall()
+    assert diff == [(0,)]
+
+
 # --------------------------------------------------------------------------- file errors
 
 
@@ -854,7 +943,9 @@ def test_extension_content_mismatch(con: duckdb.DuckDBPyConnection, tmp_path: Pa
         load_sources(con, [Source("x", path)])
     xl = make_xlsx(tmp_path / "y.xlsx", {"S": [["record_id"], ["1"]]})
     renamed = xl.rename(tmp_path / "y.csv")
-    with pytest.raises(InputDataError, match="says CSV but the content is a xlsx"):
+    with pytest.raises(
+        InputDataError, match=r"says CSV but the content is a zip \(\.xlsx\?\) file"
+    ):
         load_sources(con, [Source("y", renamed)])
 
 
@@ -981,7 +1072,7 @@ def test_one_million_rows_is_fast(con: duckdb.DuckDBPyConnection, tmp_path: Path
     report = load(con, Source("big", path))
     elapsed = time.perf_counter() - start
     assert report.rows_used == 1_000_000
-    assert elapsed < 30, elapsed
+    assert elapsed < 60, elapsed  # generous: the machine is shared; measured ~2-5 s
 
 
 # --------------------------------------------------------------------------- io writers
@@ -1086,3 +1177,18 @@ def test_sha256_file(tmp_path: Path) -> None:
     )
     with pytest.raises(InputDataError, match="cannot read"):
         cio.sha256_file(tmp_path / "missing")
+
+
+def test_a_row_with_no_name_but_a_date_of_birth_or_address_is_kept(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path / "noname.csv",
+        "record_id,forename,surname,dob,address\n"
+        "1,,,2010-01-02,\n"
+        "2,,,,12 Oak Road\n"
+        "3,,,,\n",
+    )
+    report = load(con, Source("n", path))
+    assert report.source("n").rows_used == 2
+    assert rejects(con) == [("n", 3, "3", "forename, surname", REASON_NO_NAME)]

@@ -133,7 +133,7 @@ def estimate_u(
 
 def _all_pairs(con: duckdb.DuckDBPyConnection, link_only: bool) -> float:
     if not link_only:
-        n = float(con.execute("SELECT count(*) FROM records").fetchone()[0])
+        n = float(con.execute("SELECT count(*) FROM records").fetchall()[0][0])
         return n * (n - 1) / 2
     sizes = [float(x[0]) for x in con.execute(
         "SELECT count(*) FROM records GROUP BY source").fetchall()]
@@ -149,7 +149,7 @@ def _run_session(
     m0: Sequence[NDArray[np.float64]],
 ) -> Session | None:
     link_only = settings.link_type == "link"
-    est = int(con.execute(rule_count_sql(rule, link_only=link_only)).fetchone()[0])
+    est = int(con.execute(rule_count_sql(rule, link_only=link_only)).fetchall()[0][0])
     if est == 0:
         return None
     frac = min(1.0, math.sqrt(settings.em.max_training_pairs / est))
@@ -277,7 +277,7 @@ def train_supervised(
     counts = np.asarray(rows["n"], dtype=float)
     m = level_frequencies(patterns, counts, n_levels)
     u = estimate_u(con, settings, comparisons)
-    n_true = float(con.execute(f"SELECT count(*) FROM {truth_table}").fetchone()[0])
+    n_true = float(con.execute(f"SELECT count(*) FROM {truth_table}").fetchall()[0][0])
     prior = float(np.clip(n_true / max(_all_pairs(con, settings.link_type == "link"), 1.0),
                           1e-12, 0.5))
     return Model(
