@@ -185,6 +185,7 @@ class RuleStats:
     estimated_pairs: int
     pairs: int
     new_pairs: int
+    skipped: bool = False
 
 
 def register_name_alts(con: duckdb.DuckDBPyConnection) -> None:
@@ -210,9 +211,15 @@ def generate_pairs(
     rules = tuple(settings.blocking if rules is None else rules)
     link_only = settings.link_type == "link"
     estimates = []
-    for rule in rules:
+    n_records = int(con.execute("SELECT count(*) FROM records").fetchall()[0][0])
+    skipped = set()
+    for i, rule in enumerate(rules):
         est = int(con.execute(rule_count_sql(rule, link_only=link_only)).fetchall()[0][0])
-        if est > settings.max_pairs:
+        if rule.max_pairs_per_record is not None and est > rule.max_pairs_per_record * n_records:
+            log.info("blocking rule %s skipped: about %d pairs for %d records", rule.name, est,
+                     n_records)
+            skipped.add(i)
+        elif est > settings.max_pairs:
             raise PairExplosionError(
                 f"blocking rule {rule.name!r} would generate about {est:,} pairs, more than "
                 f"max_pairs={settings.max_pairs:,}; add a key to the rule or raise max_pairs"
@@ -220,6 +227,8 @@ def generate_pairs(
         estimates.append(est)
     con.execute("CREATE OR REPLACE TEMP TABLE _rule_pairs (uid_l BIGINT, uid_r BIGINT, rule INTEGER)")
     for i, rule in enumerate(rules):
+        if i in skipped:
+            continue
         con.execute(
             f"INSERT INTO _rule_pairs SELECT uid_l, uid_r, {i} FROM "
             f"({rule_pairs_sql(rule, link_only=link_only)})"
@@ -229,7 +238,7 @@ def generate_pairs(
         f"""
         CREATE OR REPLACE TABLE pairs AS
         SELECT uid_l, uid_r, {names}[min(rule) + 1] AS match_key
-        FROM _rule_pairs GROUP BY uid_l, uid_r ORDER BY uid_l, uid_r
+        FROM _rule_pairs GROUP BY uid_l, uid_r
         """
     )
     counts = dict(con.execute("SELECT rule, count(*) FROM _rule_pairs GROUP BY rule").fetchall())
@@ -241,7 +250,8 @@ def generate_pairs(
     )
     con.execute("DROP TABLE _rule_pairs")
     stats = [
-        RuleStats(rule.name, estimates[i], int(counts.get(i, 0)), int(firsts.get(i, 0)))
+        RuleStats(rule.name, estimates[i], int(counts.get(i, 0)), int(firsts.get(i, 0)),
+                  i in skipped)
         for i, rule in enumerate(rules)
     ]
     for s in stats:

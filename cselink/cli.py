@@ -7,16 +7,18 @@ column; no traceback unless ``--debug``), 1 on an unexpected failure.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 import sys
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from . import __version__
+from ._version import __version__
 from .errors import CselinkError, InputDataError, UsageError
 
 log = logging.getLogger("cselink")
@@ -35,14 +37,11 @@ def _settings(args: argparse.Namespace, link_type: str) -> object:
 
 
 def _write_table(frame: pd.DataFrame, path: Path) -> None:
-    from .io import write_csv_atomic, write_json_atomic
+    from .io import write_csv_atomic, write_json_atomic, write_parquet_atomic
 
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        tmp = path.with_name(f".{path.name}.tmp")
-        frame.to_parquet(tmp, index=False)
-        tmp.chmod(0o600)
-        tmp.replace(path)
+        write_parquet_atomic(frame, path)
     elif suffix == ".json":
         write_json_atomic(path, frame.to_dict(orient="records"))
     else:
@@ -65,6 +64,22 @@ def _write_rejects(linker: object, out: Path) -> None:
         log.warning("%d input rows rejected; see %s", len(rejects), path)
 
 
+def _write_audit(args: argparse.Namespace, out: Path, sources: Sequence[object],
+                 linker: object, threshold: float | None) -> None:
+    from .audit import audit_inputs, build_audit, write_audit
+
+    settings = linker.settings  # type: ignore[attr-defined]
+    audit = build_audit(
+        command=args.command, argv=args.argv,
+        inputs=audit_inputs(sources, args.settings, args.model,  # type: ignore[arg-type]
+                            getattr(args, "truth", None)),
+        ingest=linker.ingest_report, model=linker.model,  # type: ignore[attr-defined]
+        thresholds={"threshold": settings.threshold if threshold is None else threshold},
+        timings=linker.timings, started=args.started,  # type: ignore[attr-defined]
+    )
+    write_audit(out.with_name(out.stem + ".audit.json"), audit)
+
+
 def _sources(specs: Sequence[str]) -> list[object]:
     from .ingest import source_from_spec
 
@@ -77,13 +92,15 @@ def cmd_link(args: argparse.Namespace) -> int:
     out = Path(args.out)
     _check_out(out)
     settings = _settings(args, "link")
-    with Linker(_sources([args.left, args.right]), settings=settings,  # type: ignore[arg-type]
+    sources = _sources([args.left, args.right])
+    with Linker(sources, settings=settings,  # type: ignore[arg-type]
                 model=args.model) as linker:
         if args.truth:
             linker.fit(truth=_read_pairs(Path(args.truth)))
         pairs = linker.predict(args.threshold)
         _write_table(pairs, out)
         _write_rejects(linker, out)
+        _write_audit(args, out, sources, linker, args.threshold)
         if args.save_model:
             linker.save_model(args.save_model)
         log.info("wrote %d pairs to %s", len(pairs), out)
@@ -96,12 +113,14 @@ def cmd_dedupe(args: argparse.Namespace) -> int:
     out = Path(args.out)
     _check_out(out)
     settings = _settings(args, "dedupe")
-    with Linker(_sources(args.files), settings=settings, model=args.model) as linker:  # type: ignore[arg-type]
+    sources = _sources(args.files)
+    with Linker(sources, settings=settings, model=args.model) as linker:  # type: ignore[arg-type]
         clusters = linker.cluster(args.threshold)
         _write_table(clusters, out)
         if args.pairs_out:
             _write_table(linker.predict(args.threshold), Path(args.pairs_out))
         _write_rejects(linker, out)
+        _write_audit(args, out, sources, linker, args.threshold)
         if args.save_model:
             linker.save_model(args.save_model)
         log.info("wrote %d records in %d clusters to %s", len(clusters),
@@ -167,6 +186,85 @@ def cmd_synth(args: argparse.Namespace) -> int:
     sys.stdout.write(f"wrote synthetic data for {args.people} people to {args.out}\n")
     log.info("%s", result)
     return 0
+
+
+def _check_options(args: argparse.Namespace) -> object:
+    from .check import (
+        DEFAULT_KNOWN_THRESHOLD,
+        DEFAULT_POSSIBLE_THRESHOLD,
+        CheckOptions,
+        load_la_lookup,
+    )
+    from .config import Settings
+
+    known = DEFAULT_KNOWN_THRESHOLD if args.known_threshold is None else args.known_threshold
+    possible = (DEFAULT_POSSIBLE_THRESHOLD if args.possible_threshold is None
+                else args.possible_threshold)
+    return CheckOptions(
+        known_threshold=known,
+        possible_threshold=possible,
+        panel_date=args.panel_date,
+        settings=Settings.from_toml(args.settings) if args.settings else None,
+        model=args.model,
+        database=getattr(args, "db", None),
+        la_lookup=load_la_lookup(args.la_lookup) if args.la_lookup else None,
+        progress=not args.quiet,
+    )
+
+
+def _print_summary(lines: Sequence[str], quiet: bool) -> None:
+    if not quiet:
+        sys.stdout.write("\n".join(lines) + "\n")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .check import check, summary_lines
+    from .ingest import source_from_spec
+
+    if not args.source:
+        raise UsageError("give at least one --source NAME=PATH[:MAPPING.toml]")
+    sources = [source_from_spec(s) for s in args.source]
+    result, paths = check(args.referrals, sources, args.out,
+                          options=_check_options(args))  # type: ignore[arg-type]
+    _print_summary(summary_lines(result, paths), args.quiet)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .check import demo, summary_lines
+
+    start = time.perf_counter()
+    result, paths, figures = demo(args.out, options=_check_options(args))  # type: ignore[arg-type]
+    lines = summary_lines(result, paths)
+    if figures is not None:
+        lines.append(
+            f"Against the synthetic truth: {figures['known_recall']:.1%} of the agencies "
+            f"holding a referred young person report known, {figures['missed']:.1%} not found "
+            f"({figures['missed_other_name']:.1%} when referred under another name); "
+            f"{figures['false_known']:.1%} of the others report known.")
+    lines.append(f"Took {time.perf_counter() - start:.1f} s.")
+    _print_summary(lines, args.quiet)
+    return 0
+
+
+def cmd_mapping_suggest(args: argparse.Namespace) -> int:
+    from .io import write_text_atomic
+    from .suggest import suggest_mapping
+
+    text = suggest_mapping(args.file, sheet=args.sheet)
+    if args.out:
+        _check_out(Path(args.out))
+        write_text_atomic(args.out, text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _iso_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -237,6 +335,59 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--difficulty", choices=("easy", "standard", "hard"), default="standard")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("mapping", help="source mapping tools",
+                       description="Tools for source mappings (TOML).")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    q = actions.add_parser("suggest", parents=[common], help="propose a mapping for an export",
+                           description="Propose a commented mapping (TOML) for an agency "
+                                       "export from its headers and values. Review every "
+                                       "line marked 'check:'. No value from the file is "
+                                       "copied into it.")
+    q.add_argument("file", metavar="FILE", help="the export (CSV, Parquet or .xlsx)")
+    q.add_argument("--sheet", help="the .xlsx sheet to read (default: the first)")
+    q.add_argument("--out", metavar="TOML", help="write the mapping here (default: print it)")
+    q.set_defaults(func=cmd_mapping_suggest)
+
+    def check_options(p: argparse.ArgumentParser) -> None:
+        from .check import DEFAULT_KNOWN_THRESHOLD, DEFAULT_POSSIBLE_THRESHOLD
+
+        p.add_argument("--known-threshold", type=_probability, default=None, metavar="P",
+                       help=f"probability for 'known' (default {DEFAULT_KNOWN_THRESHOLD})")
+        p.add_argument("--possible-threshold", type=_probability, default=None, metavar="P",
+                       help=f"probability for 'possible' (default "
+                            f"{DEFAULT_POSSIBLE_THRESHOLD}); below it, 'not_found'")
+        p.add_argument("--panel-date", type=_iso_date, default=None, metavar="YYYY-MM-DD",
+                       help="the panel's date, for the turning-18 list (default today)")
+        p.add_argument("--la-lookup", metavar="CSV",
+                       help="postcode district -> local authority (columns district, "
+                            "local_authority) for the cross-border list")
+        p.add_argument("--settings", metavar="TOML", help="linkage settings file")
+        p.add_argument("--model", metavar="JSON", help="score with this trained model "
+                       "instead of training")
+
+    p = sub.add_parser("check", parents=[common], help="the pre-panel check",
+                       description="For each referral and agency: is this young person known "
+                                   "to the agency, perhaps under another name? Writes "
+                                   "results.csv, results.json and report.html in --out.")
+    p.add_argument("--referrals", required=True, metavar="FILE",
+                   help="referral forms (canonical CSV/Parquet, or FILE:MAPPING.toml)")
+    p.add_argument("--source", action="append", default=[], metavar="NAME=PATH[:MAPPING.toml]",
+                   help="an agency extract; repeat for each agency")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--db", metavar="FILE.duckdb",
+                   help="build or reuse a persisted index of the agency sources (refused "
+                        "when the source files changed)")
+    check_options(p)
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("demo", parents=[common], help="the pre-panel check on synthetic data",
+                       description="Run the whole pre-panel check on the shipped synthetic "
+                                   "sample (generated when not shipped) and print a summary.")
+    p.add_argument("--out", default="cselink-demo", metavar="DIR",
+                   help="output folder (default ./cselink-demo)")
+    check_options(p)
+    p.set_defaults(func=cmd_demo)
     return parser
 
 
@@ -279,6 +430,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     _configure_logging(args)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    args.started = dt.datetime.now(dt.UTC)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

@@ -36,6 +36,9 @@ class BlockingRule:
 
     name: str
     keys: tuple[str, ...]
+    #: A broad rule that is worth its pairs on small data only: it is skipped (and the skip
+    #: reported) when it would give more than this many pairs per record.
+    max_pairs_per_record: float | None = None
 
     def __post_init__(self) -> None:
         if not self.keys:
@@ -53,19 +56,25 @@ DEFAULT_BLOCKING: Final[tuple[BlockingRule, ...]] = (
     BlockingRule(name="names+birth_day_month", keys=("fn_metaphone", "sn_metaphone", "dob_md")),
     BlockingRule(name="surname+initial+birth_month", keys=("sn", "fn_initial", "dob_ym")),
     BlockingRule(name="postcode+forename_initial", keys=("pc", "fn_initial")),
-    BlockingRule(name="postcode+surname_initial", keys=("pc", "sn_initial")),
     BlockingRule(name="dob+postcode", keys=("dob", "pc")),
     BlockingRule(name="dob+postcode_district", keys=("dob", "pc_outward")),
     BlockingRule(name="names+postcode_district", keys=("fn_metaphone", "sn_metaphone",
                                                        "pc_outward")),
     BlockingRule(name="full_name", keys=("fn", "sn")),
     BlockingRule(name="address+forename_initial", keys=("addr_head", "fn_initial")),
-    BlockingRule(name="address+surname_initial", keys=("addr_head", "sn_initial")),
     BlockingRule(name="address+postcode", keys=("addr_head", "pc")),
     BlockingRule(name="dob+address", keys=("dob", "addr_head")),
-    BlockingRule(name="dob+forename_initial", keys=("dob", "fn_initial")),
-    BlockingRule(name="dob+surname_initial", keys=("dob", "sn_initial")),
     BlockingRule(name="nhs_number", keys=("nhs",)),
+    # Broad rules that rescue heavily corrupted records in small sets (FEBRL), skipped on
+    # large ones where they would cost more than they find.
+    BlockingRule(name="dob+forename_initial", keys=("dob", "fn_initial"),
+                 max_pairs_per_record=2.0),
+    BlockingRule(name="dob+surname_initial", keys=("dob", "sn_initial"),
+                 max_pairs_per_record=2.0),
+    BlockingRule(name="postcode+surname_initial", keys=("pc", "sn_initial"),
+                 max_pairs_per_record=2.0),
+    BlockingRule(name="address+surname_initial", keys=("addr_head", "sn_initial"),
+                 max_pairs_per_record=2.0),
 )
 
 #: Comparisons in the default model, by library name. Address and postcode are one
@@ -98,7 +107,7 @@ class EMConfig:
     #: EM sessions; the first also gives the prior, so it should be a strict rule.
     training_rules: tuple[BlockingRule, ...] = DEFAULT_TRAINING_RULES
     #: Records are sampled so that no session scores more pairs than this.
-    max_training_pairs: int = 2_000_000
+    max_training_pairs: int = 400_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,7 +145,10 @@ class Settings:
     def to_dict(self) -> dict[str, Any]:
         """A plain dict that :meth:`from_dict` turns back into equal settings."""
         out = asdict(self)
-        out["blocking"] = [{"name": r.name, "keys": list(r.keys)} for r in self.blocking]
+        out["blocking"] = [
+            {"name": r.name, "keys": list(r.keys), "max_pairs_per_record": r.max_pairs_per_record}
+            for r in self.blocking
+        ]
         out["em"]["training_rules"] = [
             {"name": r.name, "keys": list(r.keys)} for r in self.em.training_rules
         ]
@@ -179,7 +191,8 @@ class Settings:
                 if not keys:
                     problems.append(f"blocking rule {i + 1} has no keys")
                 rules.append(BlockingRule(name=rule.get("name", "+".join(keys) or f"rule{i + 1}"),
-                                          keys=keys or ("dob",)))
+                                          keys=keys or ("dob",),
+                                          max_pairs_per_record=rule.get("max_pairs_per_record")))
             kwargs["blocking"] = tuple(rules)
         if "comparisons" in kwargs:
             for name in kwargs["comparisons"]:

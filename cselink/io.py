@@ -1180,6 +1180,15 @@ def _atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     return target
 
 
+def write_parquet_atomic(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``df`` as Parquet atomically, owner-only (0600 from the start)."""
+    import io as _io
+
+    buffer = _io.BytesIO()
+    df.to_parquet(buffer, index=False)
+    return _atomic_write_bytes(path, buffer.getvalue())
+
+
 def write_csv_atomic(df: pd.DataFrame, path: str | Path) -> Path:
     """Write a DataFrame as UTF-8 CSV, atomically, private (0600) and CSV-injection safe.
 

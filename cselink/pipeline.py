@@ -34,7 +34,7 @@ from .comparisons import COMPARISONS
 from .comparisons.vectors import comparison_sqls
 from .config import Settings
 from .errors import UsageError
-from .explain import reasons_sql
+from .explain import evidence_sql, reasons_sql
 from .ingest import IngestReport, Source, load_sources
 from .scoring import Model
 from .scoring.fellegi_sunter import scores_sql, tf_tables_sql
@@ -297,20 +297,28 @@ class Linker:
             head = ("l.source AS source_l, l.record_id AS record_id_l, "
                     "r.source AS source_r, r.record_id AS record_id_r, ")
             order = "s.uid_l, s.uid_r"
-        return self.con.execute(
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _out AS SELECT * FROM {quote_ident(scores_table)} "
+            "WHERE match_probability >= ?",
+            [threshold],
+        )
+        self.con.execute(evidence_sql())
+        frame = self.con.execute(
             f"""
             SELECT {head} s.match_probability, s.match_weight,
                    {reasons_sql(self.comparisons)} AS reasons,
                    {gam}, {mws}, s.match_key, s.possible_twins
-            FROM (SELECT s.*, l.source AS source_l, r.source AS source_r
-                  FROM {quote_ident(scores_table)} s
+            FROM (SELECT s.*, l.source AS source_l, r.source AS source_r, e.fn_ev, e.sn_ev
+                  FROM _out s
                   JOIN records l ON l.uid = s.uid_l JOIN records r ON r.uid = s.uid_r
-                  WHERE s.match_probability >= ?) s
+                  LEFT JOIN _evidence e ON e.uid_l = s.uid_l AND e.uid_r = s.uid_r) s
             JOIN records l ON l.uid = s.uid_l JOIN records r ON r.uid = s.uid_r
             ORDER BY {order}
-            """,
-            [threshold],
+            """
         ).df()
+        self.con.execute("DROP TABLE _out")
+        self.con.execute("DROP TABLE _evidence")
+        return frame
 
     def search(
         self, queries: pd.DataFrame | Mapping[str, Any] | Sequence[Mapping[str, Any]],

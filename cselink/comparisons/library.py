@@ -1,11 +1,12 @@
 """The comparisons cselink knows, as level tables (strongest level first).
 
-Name comparisons (``forename``, ``surname``) are evaluated per pair of name variants over
-columns that :mod:`cselink.comparisons.vectors` computes once per DISTINCT pair of names:
-``fn_l, fn_r, fn_jw, fn_alt, fn_phon, fn_other`` (and the ``sn_`` twins, plus ``sn_stem``).
-``*_other`` is true when the name came from an alias, a former surname, a surname part, a
-middle name or a forename/surname swap rather than the record's main name. Record
-comparisons read the two ``records`` rows as ``l.`` and ``r.``.
+Name comparisons (``forename``, ``surname``) read columns that
+:mod:`cselink.comparisons.vectors` computes per pair: the main names ``fn_l, fn_r``, their
+similarity features ``fn_jw, fn_alt, fn_phon`` (once per DISTINCT pair of names), and
+``fn_any``: true when any name one record is known by (main name, alias, middle name) is
+also a name of the other (and the ``sn_`` twins, plus ``sn_stem``; surnames include former
+surnames and parts of double-barrelled names). Record comparisons read the two ``records``
+rows as ``l.`` and ``r.``.
 """
 
 from __future__ import annotations
@@ -20,11 +21,10 @@ FORENAME: Final = Comparison(
     name="forename",
     description="first given name, best over every name recorded",
     levels=(
-        L(label="missing", condition="fn_l IS NULL OR fn_r IS NULL", is_null=True,
-          description="forename missing"),
-        L(label="exact", condition="fn_l = fn_r AND NOT fn_other", tf=True,
-          description="same forename"),
-        L(label="exact_other_name", condition="fn_l = fn_r", tf=True,
+        L(label="missing", condition="(fn_l IS NULL OR fn_r IS NULL) AND NOT fn_any",
+          is_null=True, description="forename missing"),
+        L(label="exact", condition="fn_l = fn_r", tf=True, description="same forename"),
+        L(label="exact_other_name", condition="fn_any",
           description="forename matches another recorded name"),
         L(label="nickname_or_spelling", condition="fn_alt",
           description="forename is a nickname or spelling variant"),
@@ -43,11 +43,10 @@ SURNAME: Final = Comparison(
     name="surname",
     description="surname, best over aliases, former surnames and parts of double-barrelled names",
     levels=(
-        L(label="missing", condition="sn_l IS NULL OR sn_r IS NULL", is_null=True,
-          description="surname missing"),
-        L(label="exact", condition="sn_l = sn_r AND NOT sn_other", tf=True,
-          description="same surname"),
-        L(label="exact_other_name", condition="sn_l = sn_r", tf=True,
+        L(label="missing", condition="(sn_l IS NULL OR sn_r IS NULL) AND NOT sn_any",
+          is_null=True, description="surname missing"),
+        L(label="exact", condition="sn_l = sn_r", tf=True, description="same surname"),
+        L(label="exact_other_name", condition="sn_any",
           description="surname matches another recorded surname"),
         L(label="jaro_winkler_at_least_0.92", condition="sn_jw >= 0.92 OR sn_stem",
           description="surname spelt slightly differently"),

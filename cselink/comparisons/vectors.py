@@ -1,14 +1,15 @@
 """Comparison vectors: candidate pairs -> one gamma per comparison.
 
-Reads a pair table (``uid_l, uid_r`` and optionally ``match_key``), ``records``,
-``name_variants``, ``name_tokens`` and ``name_alts``; writes the gamma table:
+Reads a pair table (``uid_l, uid_r, match_key``), ``records``, ``name_tokens`` and
+``name_alts``; writes the gamma table:
 
-    uid_l, uid_r, match_key, gamma_<comparison>..., and the name evidence
-    (kind_l, kind_r, fn_l, fn_r, sn_l, sn_r, detail_l, detail_r, swapped)
+    uid_l, uid_r, match_key, gamma_<comparison>..., fn_l, sn_l, swapped
 
-Names are compared over every pair of name variants of the two records (and the
-forename/surname swap); the pair keeps the best combination and remembers which variants
-it used. String similarities are computed once per DISTINCT pair of names and joined back.
+Main names are compared with similarity levels; every other name a record is known by
+(aliases, former surnames, surname parts, middle names: ``records.fn_set``/``sn_set``) is
+compared by one list test per pair, and a forename/surname swap is recognised. String
+similarities are computed once per DISTINCT pair of names and joined back. Which recorded
+name matched is looked up for the reasons only (:mod:`cselink.explain`).
 """
 
 from __future__ import annotations
@@ -18,48 +19,35 @@ from collections.abc import Sequence
 from .._sql import quote_ident
 from .levels import Comparison
 
-#: Rank of a variant kind when two combinations score the same (lower is preferred).
-_KIND_RANK = (
-    "CASE {k} WHEN 'primary' THEN 0 WHEN 'alias' THEN 1 WHEN 'former_surname' THEN 2 "
-    "WHEN 'surname_part' THEN 3 ELSE 4 END"
-)
+#: The record columns record comparisons may read (as l.<column> / r.<column>).
+_RECORD_COLUMNS = ("uid, dob, dob_year, dob_ymd, dob_swapped, sex, pc, pc_outward, pc_sector, "
+                   "addr, addr_tokens, nhs")
 
-#: Which names a pair's best combination used (for the reasons), kept beside its gammas.
-_EVIDENCE = ("kind_l", "kind_r", "fn_l", "fn_r", "sn_l", "sn_r", "detail_l", "detail_r",
-             "swapped")
+#: Name facts kept beside the gammas: the main names (term frequencies) and the swap flag.
+_EVIDENCE = ("fn_l", "sn_l", "swapped")
 
 #: Polish/Czech/Russian surname endings that change with sex: Kowalski/Kowalska.
 _STEM = "regexp_replace({}, '(sk|ck|dzk|ov|ev|in)(i|a|y)$', '\\1')"
 
 
-def combos_sql(pairs_table: str) -> str:
-    """Every (left variant, right variant) combination of each pair, plus the swaps."""
+def names_sql(pairs_table: str) -> str:
+    """One row per pair: the main names, whether any recorded names agree, and swaps."""
     p = quote_ident(pairs_table)
+    cols = "uid, fn, sn, fn_set, sn_set"
     return f"""
-    CREATE OR REPLACE TEMP TABLE _combos AS
-    SELECT p.uid_l, p.uid_r, vl.fn AS fn_l, vr.fn AS fn_r, vl.sn AS sn_l, vr.sn AS sn_r,
-           coalesce(vl.fn_other OR vr.fn_other, FALSE) AS fn_other,
-           coalesce(vl.sn_other OR vr.sn_other, FALSE) AS sn_other,
-           vl.kind AS kind_l, vr.kind AS kind_r, vl.detail AS detail_l, vr.detail AS detail_r,
-           FALSE AS swapped
+    CREATE OR REPLACE TEMP TABLE _names AS
+    SELECT p.uid_l, p.uid_r, l.fn AS fn_l, r.fn AS fn_r, l.sn AS sn_l, r.sn AS sn_r,
+           coalesce(list_has_any(l.fn_set, r.fn_set), FALSE) AS fn_any,
+           coalesce(list_has_any(l.sn_set, r.sn_set), FALSE) AS sn_any,
+           coalesce(l.fn = r.sn AND l.sn = r.fn AND l.fn <> l.sn, FALSE) AS swap
     FROM {p} p
-    LEFT JOIN name_variants vl ON vl.uid = p.uid_l
-    LEFT JOIN name_variants vr ON vr.uid = p.uid_r
-    UNION ALL
-    SELECT p.uid_l, p.uid_r, s.a_fn, s.b_fn, s.a_sn, s.b_sn, TRUE, TRUE,
-           'primary', 'primary', NULL, NULL, TRUE
-    FROM {p} p
-    JOIN records l ON l.uid = p.uid_l
-    JOIN records r ON r.uid = p.uid_r,
-    LATERAL (SELECT unnest([l.fn, l.sn]) AS a_fn, unnest([r.sn, r.fn]) AS b_fn,
-                    unnest([l.sn, l.fn]) AS a_sn, unnest([r.fn, r.sn]) AS b_sn) s
-    WHERE l.fn IS NOT NULL AND l.sn IS NOT NULL AND r.fn IS NOT NULL AND r.sn IS NOT NULL
-      AND l.fn <> l.sn AND r.fn <> r.sn AND (l.fn = r.sn OR l.sn = r.fn)
+    JOIN (SELECT {cols} FROM records) l ON l.uid = p.uid_l
+    JOIN (SELECT {cols} FROM records) r ON r.uid = p.uid_r
     """
 
 
 def name_features_sql(prefix: str) -> str:
-    """Similarity features of each DISTINCT name pair of one name part (fn or sn)."""
+    """Similarity features of each DISTINCT pair of main names of one part (fn or sn)."""
     stem = f"{_STEM.format('d.a')} = {_STEM.format('d.b')} AND d.a <> d.b"
     return f"""
     CREATE OR REPLACE TEMP TABLE _{prefix}_feat AS
@@ -68,7 +56,7 @@ def name_features_sql(prefix: str) -> str:
            na.name IS NOT NULL AS {prefix}_alt,
            coalesce(ta.metaphone = tb.metaphone OR ta.nysiis = tb.nysiis, FALSE) AS {prefix}_phon,
            coalesce({stem}, FALSE) AS {prefix}_stem
-    FROM (SELECT DISTINCT {prefix}_l AS a, {prefix}_r AS b FROM _combos
+    FROM (SELECT DISTINCT {prefix}_l AS a, {prefix}_r AS b FROM _names
           WHERE {prefix}_l IS NOT NULL AND {prefix}_r IS NOT NULL) d
     LEFT JOIN name_alts na ON na.name = d.a AND na.alt = d.b
     LEFT JOIN name_tokens ta ON ta.name = d.a
@@ -76,44 +64,34 @@ def name_features_sql(prefix: str) -> str:
     """
 
 
-def best_names_sql(
-    forename: Comparison | None, surname: Comparison | None, *, evidence: bool = True
-) -> str:
-    """Per pair, the name combination with the strongest forename + surname levels.
+def name_gammas_sql(forename: Comparison | None, surname: Comparison | None) -> str:
+    """Per pair, the forename and surname levels, with forename/surname swaps allowed for.
 
-    ``evidence=False`` keeps only the two gammas (enough for training, and cheaper).
+    A swap (Smith Jade / Jade Smith) lifts both names to the near-miss level, no higher:
+    common names swap into other people's names too easily for more.
     """
-    # A swapped name agrees no more strongly than a near-miss spelling: common names
-    # (James Thomas / Thomas James) swap into other people's names too easily.
-    g_fn = (f"CASE WHEN swapped THEN least({forename.gamma_sql()}, "
-            f"{forename.gamma_of('jaro_winkler_at_least_0.92')}) ELSE {forename.gamma_sql()} END"
-            if forename else "NULL::INTEGER")
-    g_sn = (f"CASE WHEN swapped THEN least({surname.gamma_sql()}, "
-            f"{surname.gamma_of('jaro_winkler_at_least_0.92')}) ELSE {surname.gamma_sql()} END"
-            if surname else "NULL::INTEGER")
-    n_fn = max(forename.n_levels - 1, 1) if forename else 1
-    n_sn = max(surname.n_levels - 1, 1) if surname else 1
-    rank = f"({_KIND_RANK.format(k='kind_l')} + {_KIND_RANK.format(k='kind_r')} + swapped::INT * 5)"
-    fields = "g_fn, g_sn" + (", " + ", ".join(_EVIDENCE) if evidence else "")
+    def gamma(c: Comparison | None) -> str:
+        if c is None:
+            return "NULL::INTEGER"
+        swap_level = c.gamma_of("jaro_winkler_at_least_0.92")
+        return (f"CASE WHEN swap THEN greatest({c.gamma_sql()}, {swap_level}) "
+                f"ELSE {c.gamma_sql()} END")
+
+    raised = []
+    for c in (forename, surname):
+        if c is not None:
+            raised.append(f"({c.gamma_sql()}) < {c.gamma_of('jaro_winkler_at_least_0.92')}")
+    swapped = f"swap AND ({' OR '.join(raised)})" if raised else "FALSE"
     return f"""
-    CREATE OR REPLACE TEMP TABLE _best_names AS
-    WITH scored AS (
-        SELECT c.*, {g_fn} AS g_fn, {g_sn} AS g_sn
-        FROM (
-            SELECT c.*, f.fn_jw, f.fn_alt, f.fn_phon, s.sn_jw, s.sn_phon, s.sn_stem
-            FROM _combos c
-            LEFT JOIN _fn_feat f ON f.a = c.fn_l AND f.b = c.fn_r
-            LEFT JOIN _sn_feat s ON s.a = c.sn_l AND s.b = c.sn_r
-        ) c
+    CREATE OR REPLACE TEMP TABLE _name_gammas AS
+    SELECT uid_l, uid_r, fn_l, sn_l,
+           {gamma(forename)} AS g_fn, {gamma(surname)} AS g_sn, {swapped} AS swapped
+    FROM (
+        SELECT n.*, f.fn_jw, f.fn_alt, f.fn_phon, s.sn_jw, s.sn_phon, s.sn_stem
+        FROM _names n
+        LEFT JOIN _fn_feat f ON f.a = n.fn_l AND f.b = n.fn_r
+        LEFT JOIN _sn_feat s ON s.a = n.sn_l AND s.b = n.sn_r
     )
-    SELECT uid_l, uid_r,
-           arg_max(struct_pack({fields}),
-                   struct_pack(score := greatest(g_fn, 0) / {n_fn} + greatest(g_sn, 0) / {n_sn},
-                               gs := g_sn, gf := g_fn, r := -{rank},
-                               h := hash(fn_l, fn_r, sn_l, sn_r, kind_l, kind_r, detail_l,
-                                         detail_r))) AS best
-    FROM scored
-    GROUP BY uid_l, uid_r
     """
 
 
@@ -126,12 +104,12 @@ def gammas_sql(
     cols = []
     for c in comparisons:
         if c.name == "forename":
-            cols.append("b.best.g_fn AS gamma_forename")
+            cols.append("b.g_fn AS gamma_forename")
         elif c.name == "surname":
-            cols.append("b.best.g_sn AS gamma_surname")
+            cols.append("b.g_sn AS gamma_surname")
         else:
             cols.append(f"({c.gamma_sql()})::TINYINT AS {quote_ident(c.gamma_column)}")
-    evidence_cols = "".join(f", b.best.{k} AS {k}" for k in (_EVIDENCE if evidence else ()))
+    evidence_cols = "".join(f", b.{k} AS {k}" for k in (_EVIDENCE if evidence else ()))
     features = {name: sql for c in comparisons for name, sql in c.features}
     feature_cols = "".join(f", {sql} AS {quote_ident(name)}" for name, sql in features.items())
     # The inner query carries each record as a struct (l, r), so the level conditions read
@@ -142,11 +120,10 @@ def gammas_sql(
     FROM (
         SELECT p.uid_l, p.uid_r, p.match_key, l, r{feature_cols}
         FROM {p} p
-        JOIN records l ON l.uid = p.uid_l
-        JOIN records r ON r.uid = p.uid_r
+        JOIN (SELECT {_RECORD_COLUMNS} FROM records) l ON l.uid = p.uid_l
+        JOIN (SELECT {_RECORD_COLUMNS} FROM records) r ON r.uid = p.uid_r
     ) p
-    LEFT JOIN _best_names b ON b.uid_l = p.uid_l AND b.uid_r = p.uid_r
-    ORDER BY p.uid_l, p.uid_r
+    LEFT JOIN _name_gammas b ON b.uid_l = p.uid_l AND b.uid_r = p.uid_r
     """
 
 
@@ -159,11 +136,10 @@ def comparison_sqls(
     ``pairs_table`` needs ``uid_l, uid_r, match_key`` (match_key may be NULL).
     """
     by_name = {c.name: c for c in comparisons}
-    stmts = [combos_sql(pairs_table), name_features_sql("fn"), name_features_sql("sn"),
-             best_names_sql(by_name.get("forename"), by_name.get("surname"),
-                            evidence=evidence),
+    stmts = [names_sql(pairs_table), name_features_sql("fn"), name_features_sql("sn"),
+             name_gammas_sql(by_name.get("forename"), by_name.get("surname")),
              gammas_sql(comparisons, pairs_table=pairs_table, out_table=out_table,
                         temporary=temporary, evidence=evidence),
-             "DROP TABLE _combos", "DROP TABLE _fn_feat", "DROP TABLE _sn_feat",
-             "DROP TABLE _best_names"]
+             "DROP TABLE _names", "DROP TABLE _fn_feat", "DROP TABLE _sn_feat",
+             "DROP TABLE _name_gammas"]
     return stmts

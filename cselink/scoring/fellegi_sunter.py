@@ -67,11 +67,14 @@ def scores_sql(
         if tf_adjust and name in _TF_COLUMNS:
             value_col, table = _TF_COLUMNS[name]
             exact = [str(c.gamma_of(lv.label)) for lv in c.non_null_levels if lv.tf]
-            alias = f"t_{name}"
+            alias, consts = f"t_{name}", f"c_{name}"
             joins.append(f"LEFT JOIN {table} {alias} ON {alias}.value = g.{value_col}")
+            # u of an exact agreement (sum of tf^2) and the smallest tf, computed once.
+            joins.append(f"CROSS JOIN (SELECT sum(tf * tf) AS u_exact, min(tf) AS tf_min "
+                         f"FROM {table}) {consts}")
             adj = (
-                f"greatest(least(log2((SELECT sum(tf * tf) FROM {table}) / "
-                f"coalesce({alias}.tf, (SELECT min(tf) FROM {table}))), {tf_cap!r}), {-tf_cap!r})"
+                f"greatest(least(log2({consts}.u_exact / coalesce({alias}.tf, {consts}.tf_min)), "
+                f"{tf_cap!r}), {-tf_cap!r})"
             )
             expr = (
                 f"({expr}) + CASE WHEN {quote_ident(c.gamma_column)} IN ({', '.join(exact)}) "
@@ -99,7 +102,6 @@ def scores_sql(
            1.0 / (1.0 + pow(2.0, -(CASE WHEN possible_twins THEN least(raw_weight, {cap_weight!r})
                                         ELSE raw_weight END))) AS match_probability
     FROM t
-    ORDER BY uid_l, uid_r
     """
 
 

@@ -121,7 +121,7 @@ def estimate_u(
     frame = pd.DataFrame({"uid_l": np.minimum(a, b)[keep], "uid_r": np.maximum(a, b)[keep]})
     con.register("_u_df", frame)
     con.execute("CREATE OR REPLACE TEMP TABLE _u_pairs AS "
-                "SELECT uid_l, uid_r, NULL::VARCHAR AS match_key FROM _u_df")
+                "SELECT DISTINCT uid_l, uid_r, NULL::VARCHAR AS match_key FROM _u_df")  # pair keys are unique
     con.unregister("_u_df")
     _gammas_for(con, comparisons, "_u_pairs", "_u_gammas")
     patterns, counts = patterns_of(con, comparisons, "_u_gammas")

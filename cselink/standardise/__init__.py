@@ -240,6 +240,21 @@ def standardise(
         ORDER BY g.uid, g.k, g.fn, g.sn
         """
     )
+    # Every forename and surname each record is known by, for "matches another recorded
+    # name" in one list test per pair instead of a join of every variant with every other.
+    con.execute(
+        f"""
+        CREATE OR REPLACE {kind} {rec} AS
+        SELECT r.*, coalesce(s.fn_set, []) AS fn_set, coalesce(s.sn_set, []) AS sn_set
+        FROM {rec} r
+        LEFT JOIN (
+            SELECT uid, list_sort(list_distinct(list(fn))) AS fn_set,
+                   list_sort(list_distinct(list(sn))) AS sn_set
+            FROM {var} GROUP BY uid
+        ) s USING (uid)
+        ORDER BY r.uid
+        """
+    )
     _map_distinct(
         con,
         tokens_table,

@@ -1,0 +1,598 @@
+"""Speed and memory of cselink beside Splink: dedupe at growing sizes, FEBRL4, look-ups.
+
+Run ``python -m benchmarks.speed [--sizes 10000,100000,1000000]``. It writes
+``benchmarks/results/speed.json`` and ``speed_scaling.png`` / ``lookup_latency.png``
+and rebuilds ``benchmarks/results/SUMMARY.md``. Measurements, one at a time (the
+machine has two cores and other users):
+
+1. **Dedupe at each size** (records in the five canonical agency CSVs of a seeded
+   standard-difficulty synthetic population, generated once into ``/tmp/cselink-bench``):
+   read the files, train unsupervised, score every candidate pair, cluster at 0.5.
+   cselink runs :func:`benchmarks.cselink_runner.cselink_dedupe_summary`; Splink runs
+   :func:`splink_dedupe_summary` (the peer's best configuration from
+   :mod:`benchmarks.peers`, then the same connected components). Both return counts
+   only. Each run is a fresh process: whole-process wall time, time of the call, peak
+   resident memory, candidate pairs per second of the call.
+   Splink is skipped at a size when its run there is estimated (a straight-line fit of
+   its wall time and peak memory on candidate pairs at the sizes already measured, with
+   the pair count of its blocking rules counted on the data) to exceed ``--splink-max-
+   seconds`` (600) or ``--splink-max-gib`` (12); the estimate is reported.
+2. **Growth exponent**: the slope of log(wall time) on log(records) over the sizes.
+3. **FEBRL4 link**, cselink (FEBRL profile) and Splink, ```--repeat`` times interleaved:
+   median whole-process wall time and the ratio (target: cselink <= 0.5 x Splink).
+4. **Single-referral look-up latency**: a persisted index of the largest size
+   (:func:`benchmarks.cselink_runner.build_index`), reopened with ``Linker.open`` and
+   searched with one referral at a time (``--lookups`` referrals from the population's
+   ``referrals.csv``): median, p95, p99. If the largest index cannot be built within
+   ``--index-timeout`` seconds the next smaller size is used, and the results say so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import os
+import shlex
+import statistics
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.measure import MeasuredRunError, machine_info, run_measured
+from benchmarks.quality import (
+    CACHE_DIR,
+    RESULTS_DIR,
+    _fmt,
+    _git_state,
+    _pyplot,
+    _table,
+    components,
+    ensure_synthetic,
+    read_canonical,
+    synthetic_agencies,
+    write_summary,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Record counts measured by default.
+DEFAULT_SIZES: tuple[int, ...] = (10_000, 100_000, 1_000_000)
+
+#: Records per person of a standard-difficulty population (about 1.95), to size it.
+RECORDS_PER_PERSON = 1.95
+
+#: Seed of the speed populations.
+SPEED_SEED = 7
+
+#: Splink is skipped where it is estimated to take longer or use more memory than this.
+SPLINK_MAX_SECONDS = 600.0
+SPLINK_MAX_GIB = 12.0
+
+#: Seconds before a dedupe run is abandoned.
+DEDUPE_TIMEOUT = 3_600.0
+
+#: Seconds allowed to build the look-up index before falling back to a smaller size.
+INDEX_TIMEOUT = 1_800.0
+
+#: The FEBRL4 link speed target: cselink's wall time at most this share of Splink's.
+FEBRL4_TARGET_RATIO = 0.5
+
+
+def speed_folder(records: int, seed: int = SPEED_SEED, cache_dir: Path = CACHE_DIR) -> Path:
+    """The cached standard-difficulty population of about ``records`` agency records."""
+    people = max(50, round(records / RECORDS_PER_PERSON))
+    return ensure_synthetic("standard", people, seed, cache_dir)
+
+
+def canonical_paths(folder: Path) -> dict[str, str]:
+    """Agency name -> canonical CSV path of a synthetic folder."""
+    return {a: str(folder / "canonical" / f"{a}.csv") for a in synthetic_agencies(folder)}
+
+
+def splink_dedupe_summary(paths: dict[str, str], *, threshold: float = 0.5) -> dict[str, Any]:
+    """The speed task for Splink: read the CSVs, dedupe with the Splink peer, cluster.
+
+    Runs in the measured child. Returns counts only (like
+    :func:`benchmarks.cselink_runner.cselink_dedupe_summary`).
+    """
+    from benchmarks.peers import splink_dedupe
+
+    frame = pd.concat([read_canonical(p) for p in paths.values()], ignore_index=True)
+    pairs = splink_dedupe(frame)
+    keys = pd.Index(pairs["source_l"] + ":" + pairs["record_id_l"]).append(
+        pd.Index(pairs["source_r"] + ":" + pairs["record_id_r"]))
+    all_keys = pd.Index(frame["source"] + ":" + frame["record_id"])
+    codes = all_keys.get_indexer(keys)
+    a, b = codes[: len(pairs)], codes[len(pairs):]
+    linked = pairs["match_probability"].to_numpy() >= threshold
+    labels = components(len(frame), a[linked], b[linked])
+    return {
+        "records": len(frame),
+        "candidate_pairs": int(pairs.attrs.get("candidate_pairs", len(pairs))),
+        "links": int(linked.sum()),
+        "clusters": int(len(np.unique(labels))),
+    }
+
+
+def splink_pair_estimate(paths: dict[str, str]) -> int:
+    """Pairs the Splink peer's blocking keys give on these files (sum over keys).
+
+    The swapped-name and alias rules are not counted, and overlapping keys are counted
+    once each, so this is the order of magnitude of Splink's candidate pairs.
+    """
+    from benchmarks import peers
+
+    frame = pd.concat([read_canonical(p) for p in paths.values()], ignore_index=True)
+    prepared = peers.prepare_records(frame)
+    keys = peers.blocking_keys([prepared])
+    return int(sum(peers._comparisons_for_key([prepared], key) for key in keys))
+
+
+def _fit_line(x: Sequence[float], y: Sequence[float], at: float) -> float:
+    """A straight line through the points (proportional with one point), evaluated at ``at``."""
+    if len(x) == 1:
+        return float(y[0]) * at / max(float(x[0]), 1.0)
+    slope, intercept = np.polyfit(np.asarray(x, float), np.asarray(y, float), 1)
+    return float(max(slope * at + intercept, max(y)))
+
+
+def growth_exponent(records: Sequence[int], seconds: Sequence[float]) -> float | None:
+    """Slope of log(seconds) on log(records); None with fewer than two sizes."""
+    if len(records) < 2:
+        return None
+    slope, _ = np.polyfit(np.log(np.asarray(records, float)), np.log(np.asarray(seconds, float)),
+                          1)
+    return round(float(slope), 3)
+
+
+def _load() -> float | None:
+    """The one-minute load average (the machine is shared: this says how busy it was)."""
+    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+
+
+def _measured_row(measured: Any, load_before: float | None = None) -> dict[str, Any]:
+    row = dict(measured.result)
+    row.update(measured.costs())
+    row["load_average"] = [load_before, _load()]
+    row["pairs_per_second"] = round(row["candidate_pairs"] / max(row["call_seconds"], 1e-9))
+    row["records_per_second"] = round(row["records"] / max(row["wall_seconds"], 1e-9))
+    return row
+
+
+def measure_sizes(
+    sizes: Sequence[int], *, seed: int, cache_dir: Path, splink: bool, threshold: float,
+    splink_max_seconds: float, splink_max_gib: float, timeout: float,
+    say: Callable[[str], None],
+) -> list[dict[str, Any]]:
+    """Dedupe at every size with cselink and (where affordable) Splink, one run at a time."""
+    rows: list[dict[str, Any]] = []
+    splink_points: list[tuple[int, float, float]] = []  # (pairs, wall s, peak MiB)
+    for size in sizes:
+        folder = speed_folder(size, seed, cache_dir)
+        paths = canonical_paths(folder)
+        row: dict[str, Any] = {"target_records": size, "folder": str(folder)}
+        say(f"dedupe {size:,}: cselink ...")
+        try:
+            load = _load()
+            measured = run_measured("benchmarks.cselink_runner:cselink_dedupe_summary", paths,
+                                    threshold=threshold, timeout=timeout)
+            row["cselink"] = _measured_row(measured, load)
+            row["records"] = row["cselink"]["records"]
+            say(f"dedupe {size:,}: cselink {row['cselink']['wall_seconds']:.1f}s "
+                f"{row['cselink']['peak_rss_mib']:.0f} MiB")
+        except MeasuredRunError as exc:
+            row["cselink"] = {"error": str(exc)[-2000:]}
+            say(f"dedupe {size:,}: cselink FAILED")
+        if splink:
+            row["splink"] = _splink_at(paths, splink_points, threshold=threshold,
+                                       max_seconds=splink_max_seconds, max_gib=splink_max_gib,
+                                       timeout=timeout, say=say, size=size)
+        row.setdefault("records", sum(len(read_canonical(p)) for p in paths.values()))
+        rows.append(row)
+    return rows
+
+
+def _splink_at(
+    paths: dict[str, str], points: list[tuple[int, float, float]], *, threshold: float,
+    max_seconds: float, max_gib: float, timeout: float, say: Callable[[str], None], size: int,
+) -> dict[str, Any]:
+    """Run Splink at one size unless the estimate from earlier sizes is over budget."""
+    if points:
+        pairs = splink_pair_estimate(paths)
+        est_s = _fit_line([p[0] for p in points], [p[1] for p in points], pairs)
+        est_mib = _fit_line([p[0] for p in points], [p[2] for p in points], pairs)
+        estimate = {"blocking_pairs_counted": pairs, "estimated_wall_seconds": round(est_s),
+                    "estimated_peak_gib": round(est_mib / 1024, 1)}
+        if est_s > max_seconds or est_mib / 1024 > max_gib:
+            say(f"dedupe {size:,}: splink skipped (estimated {est_s:.0f}s, "
+                f"{est_mib / 1024:.1f} GiB)")
+            return {"skipped": f"estimated {est_s / 60:.0f} min and {est_mib / 1024:.1f} GiB "
+                    f"(limits {max_seconds / 60:.0f} min, {max_gib:.0f} GiB)", **estimate}
+    say(f"dedupe {size:,}: splink ...")
+    try:
+        load = _load()
+        measured = run_measured("benchmarks.speed:splink_dedupe_summary", paths,
+                                threshold=threshold, timeout=timeout)
+    except MeasuredRunError as exc:
+        say(f"dedupe {size:,}: splink FAILED")
+        return {"error": str(exc)[-2000:]}
+    row = _measured_row(measured, load)
+    points.append((row["candidate_pairs"], row["wall_seconds"], row["peak_rss_mib"]))
+    say(f"dedupe {size:,}: splink {row['wall_seconds']:.1f}s {row['peak_rss_mib']:.0f} MiB")
+    return row
+
+
+def measure_febrl4(repeat: int, *, splink: bool, timeout: float,
+                   say: Callable[[str], None], limit: int | None = None) -> dict[str, Any]:
+    """FEBRL4 link, cselink and Splink interleaved ``repeat`` times; medians and ratio.
+
+    ``limit`` keeps only the entities numbered below it (smoke tests).
+    """
+    from benchmarks.quality import febrl4_task
+
+    task = febrl4_task(peers=(), limit=limit)
+    left, right = task.runs[-1].args
+    runs: dict[str, tuple[str, dict[str, Any]]] = {
+        "cselink": ("benchmarks.cselink_runner:cselink_link", {"profile": "febrl"})}
+    if splink:
+        runs["splink"] = ("benchmarks.peers:splink_link", {})
+    out: dict[str, Any] = {name: {"wall_seconds": [], "call_seconds": [], "peak_rss_mib": [],
+                                  "load_average": []} for name in runs}
+    for i in range(repeat):
+        for name, (path, kwargs) in runs.items():
+            say(f"febrl4 link {i + 1}/{repeat}: {name} ...")
+            out[name]["load_average"].append(_load())
+            measured = run_measured(path, left, right, timeout=timeout, **kwargs)
+            for key, value in measured.costs().items():
+                if key in out[name]:
+                    out[name][key].append(value)
+            out[name]["candidate_pairs"] = len(measured.result)
+            del measured
+    for name in runs:
+        for key in ("wall_seconds", "call_seconds", "peak_rss_mib"):
+            out[name][f"median_{key}"] = round(statistics.median(out[name][key]), 3)
+    if splink:
+        ratio = out["cselink"]["median_wall_seconds"] / out["splink"]["median_wall_seconds"]
+        out["ratio_wall"] = round(ratio, 3)
+        out["ratio_call"] = round(out["cselink"]["median_call_seconds"]
+                                  / out["splink"]["median_call_seconds"], 3)
+        out["target_ratio"] = FEBRL4_TARGET_RATIO
+        out["target_met"] = bool(ratio <= FEBRL4_TARGET_RATIO)
+    out["repeat"] = repeat
+    out["records"] = len(left) + len(right)
+    return out
+
+
+def _hit_rate(folder: Path, best: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """Share of referrals of a held person whose best candidate is one of their records."""
+    rt = read_canonical(folder / "referrals_truth.csv").set_index("referral_id")["person_id"]
+    truth = read_canonical(folder / "truth.csv")
+    owner = dict(zip(truth["source"] + ":" + truth["record_id"], truth["person_id"],
+                     strict=True))
+    held = set(truth["person_id"])
+    hits = total = 0
+    for referral_id, source, record_id, _prob in best:
+        person = rt.get(referral_id, "")
+        if person and person in held:
+            total += 1
+            hits += int(source is not None and owner.get(f"{source}:{record_id}") == person)
+    return {"held_referrals": total, "best_is_theirs": round(hits / total, 4) if total else None}
+
+
+def measure_lookup(
+    sizes: Sequence[int], lookups: int, *, seed: int, cache_dir: Path, index_timeout: float,
+    timeout: float, say: Callable[[str], None],
+) -> dict[str, Any]:
+    """Build a persisted index of the largest size that builds in time; time ``lookups``
+    single-referral searches against it."""
+    notes: list[str] = []
+    for size in sorted(sizes, reverse=True):
+        folder = speed_folder(size, seed, cache_dir)
+        database = Path(cache_dir) / f"index-{folder.name}.duckdb"
+        say(f"look-up: building the index of {size:,} records ...")
+        try:
+            build = run_measured("benchmarks.cselink_runner:build_index",
+                                 canonical_paths(folder), str(database), timeout=index_timeout)
+        except MeasuredRunError as exc:
+            notes.append(f"index of {size:,} records not built: {str(exc).splitlines()[0]}")
+            say(notes[-1])
+            continue
+        referrals = read_canonical(folder / "referrals.csv").head(lookups)
+        say(f"look-up: {len(referrals)} searches ...")
+        load = _load()
+        searched = run_measured("benchmarks.cselink_runner:search_latency", str(database),
+                                referrals, timeout=timeout)
+        seconds = np.asarray(searched.result["seconds"])
+        database.unlink(missing_ok=True)
+        return {
+            "target_records": size,
+            "index": {**build.result, **build.costs()},
+            "searches": len(seconds),
+            "median_ms": round(float(np.median(seconds)) * 1000, 1),
+            "p95_ms": round(float(np.percentile(seconds, 95)) * 1000, 1),
+            "p99_ms": round(float(np.percentile(seconds, 99)) * 1000, 1),
+            "max_ms": round(float(seconds.max()) * 1000, 1),
+            "open_seconds": searched.result["open_seconds"],
+            "search_process": searched.costs(),
+            "load_average": [load, _load()],
+            "hit_rate": _hit_rate(folder, searched.result["best"]),
+            "notes": notes,
+            "ms_all": [round(float(s) * 1000, 2) for s in seconds],
+        }
+    return {"error": "no index could be built", "notes": notes}
+
+
+def plot_scaling(rows: list[dict[str, Any]], path: Path) -> Path:
+    """Log-log wall time against records, cselink and Splink."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=100)
+    for name in ("cselink", "splink"):
+        pts = [(r["records"], r[name]["wall_seconds"]) for r in rows
+               if isinstance(r.get(name), dict) and "wall_seconds" in r[name]]
+        if pts:
+            x, y = zip(*pts, strict=True)
+            ax.plot(x, y, "o-", label=name)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("records")
+    ax.set_ylabel("whole-process wall time (s)")
+    ax.set_title("dedupe: wall time by size")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_latency(ms: Sequence[float], records: int, path: Path) -> Path:
+    """Histogram of single-referral search latency."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    ax.hist(ms, bins=60, color="C0")
+    ax.axvline(float(np.median(ms)), color="k", linestyle="--", label="median")
+    ax.axvline(float(np.percentile(ms, 95)), color="C3", linestyle=":", label="p95")
+    ax.set_xlabel("search latency (ms)")
+    ax.set_ylabel("referrals")
+    ax.set_title(f"one referral against an index of {records:,} records")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def run_speed(
+    *,
+    sizes: Sequence[int] = DEFAULT_SIZES,
+    seed: int = SPEED_SEED,
+    splink: bool = True,
+    febrl_repeat: int = 3,
+    febrl_limit: int | None = None,
+    lookups: int = 1000,
+    lookup: bool = True,
+    dedupe: bool = True,
+    out_dir: Path | None = RESULTS_DIR,
+    name: str = "speed",
+    cache_dir: Path = CACHE_DIR,
+    threshold: float = 0.5,
+    splink_max_seconds: float = SPLINK_MAX_SECONDS,
+    splink_max_gib: float = SPLINK_MAX_GIB,
+    index_timeout: float = INDEX_TIMEOUT,
+    timeout: float = DEDUPE_TIMEOUT,
+    command: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Run the speed benchmark and (with ``out_dir``) write ``<name>.json`` and plots.
+
+    Args:
+        sizes: target record counts for the dedupe runs (ascending).
+        seed: seed of the populations.
+        splink: run Splink beside cselink.
+        febrl_repeat: FEBRL4 link runs per contender (0 skips FEBRL4).
+        febrl_limit: keep only FEBRL4 entities numbered below this (smoke tests).
+        lookups: referrals searched one at a time.
+        lookup: measure look-up latency.
+        dedupe: measure the dedupe runs (without them, ``sizes`` only sizes the index).
+        out_dir: results folder; None writes nothing.
+        name: results file stem.
+        cache_dir: data and index cache.
+        threshold: link threshold of the dedupe runs.
+        splink_max_seconds: skip Splink where estimated slower than this.
+        splink_max_gib: skip Splink where estimated to need more memory than this.
+        index_timeout: seconds allowed to build one look-up index.
+        timeout: seconds allowed for one dedupe run.
+        command: the command line to record.
+        progress: called with a short line as each run starts and ends.
+    """
+    say = progress or (lambda _msg: None)
+    sizes = sorted(sizes)
+    started = dt.datetime.now(dt.UTC)
+    output: dict[str, Any] = {
+        "benchmark": "speed",
+        "command": command,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": None,
+        "threshold": threshold,
+        "settings": {"sizes": list(sizes), "seed": seed, "splink": splink, "dedupe": dedupe,
+                     "splink_max_seconds": splink_max_seconds, "splink_max_gib": splink_max_gib,
+                     "febrl_repeat": febrl_repeat, "lookups": lookups},
+        "git": _git_state(),
+        "machine": machine_info(),
+        "dedupe": [],
+        "growth": {},
+    }
+
+    def save() -> None:
+        # Written after every phase, so a long run that is stopped keeps what it measured
+        # ("finished" stays null until the end).
+        if out_dir is None:
+            return
+        out_dir.mkdir(parents=True, exist_ok=True)
+        plain = {k: v for k, v in output.items() if k != "lookup"}
+        if "lookup" in output:
+            plain["lookup"] = {k: v for k, v in output["lookup"].items() if k != "ms_all"}
+        (out_dir / f"{name}.json").write_text(json.dumps(plain, indent=1) + "\n",
+                                             encoding="utf-8")
+
+    if dedupe:
+        rows = measure_sizes(sizes, seed=seed, cache_dir=cache_dir, splink=splink,
+                             threshold=threshold, splink_max_seconds=splink_max_seconds,
+                             splink_max_gib=splink_max_gib, timeout=timeout, say=say)
+        output["dedupe"] = rows
+        for contender in ("cselink", "splink"):
+            pts = [(r["records"], r[contender]) for r in rows
+                   if isinstance(r.get(contender), dict) and "wall_seconds" in r[contender]]
+            if len(pts) >= 2:
+                output["growth"][contender] = {
+                    "sizes": [p[0] for p in pts],
+                    "wall_exponent": growth_exponent([p[0] for p in pts],
+                                                     [p[1]["wall_seconds"] for p in pts]),
+                    "call_exponent": growth_exponent([p[0] for p in pts],
+                                                     [p[1]["call_seconds"] for p in pts]),
+                }
+        save()
+    if febrl_repeat > 0:
+        output["febrl4_link"] = measure_febrl4(febrl_repeat, splink=splink, timeout=timeout,
+                                               say=say, limit=febrl_limit)
+        save()
+    if lookup and lookups > 0:
+        output["lookup"] = measure_lookup(sizes, lookups, seed=seed, cache_dir=cache_dir,
+                                          index_timeout=index_timeout, timeout=timeout, say=say)
+    output["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        plots = []
+        if output["dedupe"]:
+            plots.append(plot_scaling(output["dedupe"], out_dir / f"{name}_scaling.png").name)
+        lk = output.get("lookup", {})
+        if lk.get("ms_all"):
+            plots.append(plot_latency(lk["ms_all"], lk["index"]["records"],
+                                      out_dir / f"{name}_lookup_latency.png").name)
+        output["plots"] = plots
+    save()
+    if "lookup" in output:
+        output["lookup"].pop("ms_all", None)  # plotted; too long for the JSON
+    if out_dir is not None and out_dir.resolve() == RESULTS_DIR.resolve():
+        write_summary(out_dir)
+    return output
+
+
+def speed_markdown(result: dict[str, Any], file_name: str) -> list[str]:
+    """The Markdown section of one speed results file."""
+    lines = [f"## Speed (`{file_name}`)", "",
+             f"Command: `{result.get('command') or 'python -m benchmarks.speed'}`  ",
+             f"Run: {result['started']} to {result.get('finished')}; commit "
+             f"`{(result['git'].get('commit') or '?')[:10]}`"
+             + (" (cselink/ had uncommitted changes)" if result["git"].get("cselink_dirty")
+                else "") + ".", "",
+             "### Dedupe (read CSVs, train, score, cluster at "
+             f"{result['threshold']}), one fresh process per run", ""]
+    rows = []
+    for r in result["dedupe"]:
+        for name in ("cselink", "splink"):
+            c = r.get(name)
+            if c is None:
+                continue
+            if "wall_seconds" in c:
+                rows.append([f"{r['records']:,}", name, f"{c['wall_seconds']:.1f}",
+                             f"{c['call_seconds']:.1f}", round(c["peak_rss_mib"]),
+                             c["candidate_pairs"], c["pairs_per_second"], c["links"],
+                             c["clusters"], "/".join(_fmt(x, 1) for x in c.get(
+                                 "load_average", []))])
+            else:
+                reason = c.get("skipped") or ("failed: " + c.get("error", "").splitlines()[-1]
+                                              if c.get("error") else "?")
+                rows.append([f"{r['records']:,}", name, reason] + [""] * 7)
+    lines += _table(["records", "contender", "wall s", "call s", "peak MiB", "candidate pairs",
+                     "pairs/s (call)", "links", "clusters", "load avg before/after"], rows)
+    lines.append("")
+    for name, g in result.get("growth", {}).items():
+        lines.append(f"Growth exponent ({name}, log-log slope of time on records over "
+                     f"{', '.join(f'{s:,}' for s in g['sizes'])}): wall "
+                     f"{_fmt(g['wall_exponent'])}, call {_fmt(g['call_exponent'])}.  ")
+    lines.append("")
+    febrl = result.get("febrl4_link")
+    if febrl:
+        lines += [f"### FEBRL4 link ({febrl.get('records', 10_000):,} records), whole-process "
+                  f"wall time (median of {febrl['repeat']})", ""]
+        rows = [[name, f"{febrl[name]['median_wall_seconds']:.2f}",
+                 f"{febrl[name]['median_call_seconds']:.2f}",
+                 round(febrl[name]["median_peak_rss_mib"]), febrl[name]["candidate_pairs"],
+                 ", ".join(f"{x:.1f}" for x in febrl[name]["wall_seconds"])]
+                for name in ("cselink", "splink") if name in febrl]
+        lines += _table(["contender", "wall s", "call s", "peak MiB", "candidate pairs",
+                         "all runs (wall s)"], rows)
+        if "ratio_wall" in febrl:
+            lines += ["", f"cselink / Splink wall-time ratio: **{febrl['ratio_wall']:.2f}** "
+                      f"(call time only: {febrl['ratio_call']:.2f}); target <= "
+                      f"{febrl['target_ratio']}: **{'met' if febrl['target_met'] else 'not met'}"
+                      "**."]
+        lines.append("")
+    lk = result.get("lookup")
+    if lk:
+        lines += ["### Single-referral look-up (`Linker.open(index).search(referral)`)", ""]
+        if "error" in lk:
+            lines += [f"not measured: {lk['error']}; " + "; ".join(lk.get("notes", [])), ""]
+        else:
+            idx = lk["index"]
+            lines += _table(
+                ["index records", "searches", "median ms", "p95 ms", "p99 ms", "max ms",
+                 "open s", "index build s", "first search s", "index MiB",
+                 "best candidate is theirs"],
+                [[idx["records"], lk["searches"], lk["median_ms"], lk["p95_ms"], lk["p99_ms"],
+                  lk["max_ms"], lk["open_seconds"], f"{idx['build_seconds']:.1f}",
+                  idx["first_search_seconds"], idx["index_mib"],
+                  lk["hit_rate"]["best_is_theirs"]]])
+            for note in lk.get("notes", []):
+                lines.append(f"\nNote: {note}")
+            lines.append("")
+    for plot in result.get("plots", []):
+        lines.append(f"![{plot}]({plot})")
+    lines.append("")
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: ``python -m benchmarks.speed [--sizes ...] [options]``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=",".join(str(s) for s in DEFAULT_SIZES),
+                        help="comma-separated record counts")
+    parser.add_argument("--seed", type=int, default=SPEED_SEED)
+    parser.add_argument("--no-splink", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="FEBRL4 runs per contender")
+    parser.add_argument("--lookups", type=int, default=1000)
+    parser.add_argument("--no-lookup", action="store_true")
+    parser.add_argument("--no-dedupe", action="store_true",
+                        help="skip the dedupe runs (--sizes then only sizes the look-up index)")
+    parser.add_argument("--splink-max-seconds", type=float, default=SPLINK_MAX_SECONDS)
+    parser.add_argument("--splink-max-gib", type=float, default=SPLINK_MAX_GIB)
+    parser.add_argument("--index-timeout", type=float, default=INDEX_TIMEOUT)
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--name", default="speed")
+    parser.add_argument("--cache", type=Path, default=CACHE_DIR)
+    opts = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    command = "python -m benchmarks.speed " + " ".join(
+        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    run_speed(
+        sizes=[int(s.replace("_", "")) for s in opts.sizes.split(",") if s],
+        seed=opts.seed, splink=not opts.no_splink, febrl_repeat=opts.repeat,
+        lookups=opts.lookups, lookup=not opts.no_lookup, dedupe=not opts.no_dedupe,
+        out_dir=opts.out, name=opts.name,
+        cache_dir=opts.cache, splink_max_seconds=opts.splink_max_seconds,
+        splink_max_gib=opts.splink_max_gib, index_timeout=opts.index_timeout,
+        command=command.strip(), progress=lambda msg: print(msg, file=sys.stderr, flush=True),
+    )
+    print(f"wrote {opts.out / (opts.name + '.json')}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
