@@ -224,10 +224,30 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not args.source:
         raise UsageError("give at least one --source NAME=PATH[:MAPPING.toml]")
     sources = [source_from_spec(s) for s in args.source]
-    result, paths = check(args.referrals, sources, args.out,
-                          options=_check_options(args))  # type: ignore[arg-type]
+    options = _check_options(args)
+    result, paths = check(args.referrals, sources, args.out, options=options)  # type: ignore[arg-type]
+    _write_check_audit(args, Path(args.out), sources, result, options)
     _print_summary(summary_lines(result, paths), args.quiet)
     return 0
+
+
+def _write_check_audit(args: argparse.Namespace, out_dir: Path, sources: Sequence[object],
+                       result: object, options: object) -> None:
+    """``DIR/audit.json``: what the check read (names, sizes, hashes), counts and timings."""
+    from .audit import audit_inputs, build_audit, write_audit
+
+    audit = build_audit(
+        command=args.command, argv=args.argv,
+        inputs=audit_inputs(sources, args.referrals,  # type: ignore[arg-type]
+                            getattr(args, "settings", None), getattr(args, "model", None)),
+        ingest=None, model=None,
+        thresholds={"known": options.known_threshold,  # type: ignore[attr-defined]
+                    "possible": options.possible_threshold},  # type: ignore[attr-defined]
+        timings=result.timings,  # type: ignore[attr-defined]
+        started=args.started,
+    )
+    audit["rejected_rows"] = dict(result.rejected_rows)  # type: ignore[attr-defined]
+    write_audit(out_dir / "audit.json", audit)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -83,3 +83,19 @@ def test_help_for_every_command(capsys) -> None:
     for cmd in ["link", "dedupe", "evaluate", "synth"]:
         assert main([cmd, "--help"]) == 0
         assert "usage: cselink " + cmd in capsys.readouterr().out
+
+
+def test_check_writes_an_audit_record_without_personal_data(tmp_path) -> None:
+    import json
+
+    data = Path(__file__).resolve().parents[1] / "data" / "synthetic"
+    out = tmp_path / "panel"
+    assert main(["check", "--referrals", str(data / "referrals.csv"),
+                 "--source", f"police={data}/native/police.csv:{data}/mappings/police.toml",
+                 "--out", str(out), "-q"]) == 0
+    audit = json.loads((out / "audit.json").read_text())
+    assert (out / "audit.json").stat().st_mode & 0o777 == 0o600
+    assert {i["file"] for i in audit["inputs"]} >= {"police.csv", "police.toml", "referrals.csv"}
+    referrals = pd.read_csv(data / "referrals.csv", dtype=str)
+    text = json.dumps(audit)
+    assert not any(name in text for name in referrals["surname"].dropna() if len(name) > 3)
