@@ -17,6 +17,7 @@ Examples:
 
 from __future__ import annotations
 
+from ._version import __version__
 from .config import BlockingRule, EMConfig, Settings
 from .errors import (
     ConfigError,
@@ -34,8 +35,6 @@ from .ingest import IngestReport, Source, load_sources
 from .mapping import Mapping
 from .pipeline import Linker, dedupe, link
 from .scoring import Model
-
-from ._version import __version__
 
 __all__ = [
     "BlockingRule",

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from .config import BlockingRule, Settings
 from ._sql import quote_ident
+from .config import BlockingRule, Settings
 from .errors import PairExplosionError
 from .standardise.names import variant_pairs
 

@@ -74,6 +74,7 @@ from .errors import IndexStaleError, InputDataError, UsageError
 from .ingest import Source, load_sources, source_from_spec
 from .io import ensure_private_dir, sha256_file, write_csv_atomic, write_json_atomic
 from .pipeline import Linker
+from .schema import CANONICAL_COLUMNS
 from .scoring import Model
 from .standardise import standardise
 
@@ -139,17 +140,8 @@ DEFAULT_POSSIBLE_THRESHOLD: Final[float] = 0.0005
 TURNING_18_MONTHS: Final[int] = 6
 
 #: Fields shown side by side in the report and written in results.json, as recorded.
-DISPLAY_FIELDS: Final[tuple[str, ...]] = (
-    "forename",
-    "middle_names",
-    "surname",
-    "aliases",
-    "former_surnames",
-    "dob",
-    "sex",
-    "address",
-    "postcode",
-    "nhs_number",
+DISPLAY_FIELDS: Final[tuple[str, ...]] = tuple(
+    c for c in CANONICAL_COLUMNS if c not in ("record_id", "source")
 )
 
 _STATUS_RANK: Final[dict[int, str]] = {2: "known", 1: "possible"}

@@ -17,18 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
 import pandas as pd
 
-from ._version import __version__
 from ._sql import quote_ident
+from ._version import __version__
 from .blocking import (
     RuleStats,
+    block_index_sql,
     block_keys_sql,
     generate_pairs,
-    register_name_alts,
-    block_index_sql,
     query_hashes_sql,
+    register_name_alts,
 )
 from .comparisons import COMPARISONS
 from .comparisons.vectors import comparison_sqls

@@ -6,6 +6,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cselink.pipeline import Linker
 from cselink.standardise.address import address_tokens, normalise_postcode
 from cselink.standardise.names import (
     clean_forename,
@@ -15,7 +16,6 @@ from cselink.standardise.names import (
     surname_parts,
     variant_pairs,
 )
-from cselink.pipeline import Linker
 
 
 def test_apostrophes_spaces_and_accents_fold_to_one_key() -> None:

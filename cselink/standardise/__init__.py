@@ -26,7 +26,6 @@ import duckdb
 import pandas as pd
 
 from .._sql import quote_ident
-
 from .address import address_tokens, normalise_postcode, postcode_in_text
 from .names import (
     RELIGIOUS_SURNAMES,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from typing import Final, NamedTuple
 
-
 _UK_POSTCODE: Final = re.compile(r"^([A-Z]{1,2})([0-9][0-9A-Z]?)([0-9])([A-Z]{2})$")
 _UK_IN_TEXT: Final = re.compile(
     r"\b([A-Z]{1,2}[0-9O][0-9A-Z]?)\s*([0-9O][A-Z0-9]{2})\b", re.IGNORECASE
