@@ -61,7 +61,7 @@ def test_swapped_day_month_and_nickname_rules_find_their_pairs() -> None:
     ])
     with Linker({"a": frame}) as linker:
         linker._ensure_gammas()
-        keys = dict(((l, r), k) for l, r, k in linker.con.execute(
+        keys = dict(((a, b), k) for a, b, k in linker.con.execute(
             "SELECT uid_l, uid_r, match_key FROM pairs").fetchall())
     assert keys[(0, 1)] == "swapped_dob+forename_initial"
     assert keys[(2, 3)] == "dob+nickname"

@@ -7,9 +7,8 @@ Reads ``input_records`` (see :mod:`cselink.schema`) and writes:
     ('full' | 'year_only' | 'placeholder' | 'missing'), dob_swapped, sex, pc, pc_outward, pc_sector, addr,
     addr_tokens, nhs (valid NHS numbers only)
 ``name_variants``
-    uid, kind, fn, sn, detail, fn_other, sn_other: every name the record may be known by.
-    ``kind`` is one of :data:`VARIANT_KINDS`; ``detail`` holds the raw alias or former
-    surname it came from; ``*_other`` says the part differs from the record's main name.
+    uid, kind, fn, sn, detail: every name the record may be known by. ``kind`` is one of
+    :data:`VARIANT_KINDS`; ``detail`` holds the raw alias or former surname it came from.
 ``name_tokens``
     name, metaphone, nysiis, soundex: phonetic codes, one row per distinct name token.
 
@@ -225,8 +224,7 @@ def standardise(
             UNION ALL
             SELECT uid, 4, unnest(mid), sn, NULL FROM {rec}
         )
-        SELECT g.uid, g.kind, g.fn, g.sn, g.detail,
-               g.fn IS DISTINCT FROM r.fn AS fn_other, g.sn IS DISTINCT FROM r.sn AS sn_other
+        SELECT uid, kind, fn, sn, detail
         FROM (
             SELECT uid,
                    ['primary', 'alias', 'former_surname', 'surname_part', 'middle_name'][min(k) + 1]
@@ -235,8 +233,8 @@ def standardise(
             FROM v
             WHERE fn IS NOT NULL OR sn IS NOT NULL
             GROUP BY uid, fn, sn
-        ) g JOIN {rec} r USING (uid)
-        ORDER BY g.uid, g.k, g.fn, g.sn
+        )
+        ORDER BY uid, k, fn, sn
         """
     )
     # Every forename and surname each record is known by, for "matches another recorded
