@@ -387,6 +387,7 @@ def run_speed(
     index_timeout: float = INDEX_TIMEOUT,
     timeout: float = DEDUPE_TIMEOUT,
     command: str | None = None,
+    notes: Sequence[str] = (),
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run the speed benchmark and (with ``out_dir``) write ``<name>.json`` and plots.
@@ -409,6 +410,7 @@ def run_speed(
         index_timeout: seconds allowed to build one look-up index.
         timeout: seconds allowed for one dedupe run.
         command: the command line to record.
+        notes: free-text notes to keep with the results (e.g. a size that could not run).
         progress: called with a short line as each run starts and ends.
     """
     say = progress or (lambda _msg: None)
@@ -427,6 +429,7 @@ def run_speed(
         "machine": machine_info(),
         "dedupe": [],
         "growth": {},
+        "notes": list(notes),
     }
 
     def save() -> None:
@@ -492,6 +495,8 @@ def speed_markdown(result: dict[str, Any], file_name: str) -> list[str]:
              f"`{(result['git'].get('commit') or '?')[:10]}`"
              + (" (cselink/ had uncommitted changes)" if result["git"].get("cselink_dirty")
                 else "") + ".", "",
+             *[f"Note: {n}  " for n in result.get("notes", [])],
+             "",
              "### Dedupe (read CSVs, train, score, cluster at "
              f"{result['threshold']}), one fresh process per run", ""]
     rows = []
@@ -577,6 +582,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     parser.add_argument("--name", default="speed")
     parser.add_argument("--cache", type=Path, default=CACHE_DIR)
+    parser.add_argument("--note", action="append", default=[],
+                        help="a note to keep with the results (repeatable)")
     opts = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     command = "python -m benchmarks.speed " + " ".join(
@@ -588,7 +595,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         out_dir=opts.out, name=opts.name,
         cache_dir=opts.cache, splink_max_seconds=opts.splink_max_seconds,
         splink_max_gib=opts.splink_max_gib, index_timeout=opts.index_timeout,
-        command=command.strip(), progress=lambda msg: print(msg, file=sys.stderr, flush=True),
+        command=command.strip(), notes=opts.note,
+        progress=lambda msg: print(msg, file=sys.stderr, flush=True),
     )
     print(f"wrote {opts.out / (opts.name + '.json')}", file=sys.stderr)
     return 0
