@@ -49,6 +49,8 @@ def test_quality_writes_json_plots_and_summary(smoke) -> None:
     assert written["machine"]["libraries"]["duckdb"]
     assert [t["task"] for t in written["tasks"]] == ["synthetic-standard", "febrl4"]
     for task in written["tasks"]:
+        assert sorted(task["plots"]) == [f"smoke_pr_{task['task']}.png",
+                                         f"smoke_weights_{task['task']}.png"]
         for plot in task["plots"]:
             assert (out / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "smoke.json").stat().st_size < 400_000  # no per-pair dumps

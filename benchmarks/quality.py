@@ -731,9 +731,10 @@ def _git_state() -> dict[str, Any]:
 def run_task(
     task: Task, out_dir: Path | None, *, threshold: float = THRESHOLD,
     timeout: float = RUN_TIMEOUT, check_referrals: bool = True,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None, plot_prefix: str = "",
 ) -> dict[str, Any]:
-    """Run every contender of a task, evaluate it and (with ``out_dir``) draw its plots."""
+    """Run every contender of a task, evaluate it and (with ``out_dir``) draw its plots
+    (``<plot_prefix>pr_<task>.png`` and ``<plot_prefix>weights_<task>.png``)."""
     say = progress or (lambda _msg: None)
     truth = Truth(task.records, task.kind)
     result: dict[str, Any] = {
@@ -770,11 +771,11 @@ def run_task(
             points[run.label] = (figures["precision"], figures["recall"])
         if run.label == "cselink" and out_dir is not None:
             path = plot_weights(task.name, scored["weight"], scored["is_true"],
-                                out_dir / f"weights_{task.name}.png")
+                                out_dir / f"{plot_prefix}weights_{task.name}.png")
             result.setdefault("plots", []).append(path.name)
         del measured, scored
     if out_dir is not None and curves:
-        path = plot_pr(task.name, curves, out_dir / f"pr_{task.name}.png", points)
+        path = plot_pr(task.name, curves, out_dir / f"{plot_prefix}pr_{task.name}.png", points)
         result.setdefault("plots", []).append(path.name)
     if check_referrals and task.folder is not None:
         say(f"{task.name}: referral check ...")
@@ -839,8 +840,10 @@ def run_quality(
     if "febrl3" in febrl:
         tasks.append(lambda: febrl3_task(peers, limit=febrl_limit))
     started = dt.datetime.now(dt.UTC)
+    prefix = "" if name == "quality" else f"{name}_"
     results = [run_task(make(), out_dir, threshold=threshold, timeout=timeout,
-                        check_referrals=check_referrals, progress=progress) for make in tasks]
+                        check_referrals=check_referrals, progress=progress, plot_prefix=prefix)
+               for make in tasks]
     output = {
         "benchmark": "quality",
         "command": command,

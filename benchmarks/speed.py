@@ -497,10 +497,12 @@ def speed_markdown(result: dict[str, Any], file_name: str) -> list[str]:
                 else "") + ".", "",
              *[f"Note: {n}  " for n in result.get("notes", [])],
              "",
-             "### Dedupe (read CSVs, train, score, cluster at "
-             f"{result['threshold']}), one fresh process per run", ""]
-    rows = []
-    for r in result["dedupe"]:
+             ]
+    if result.get("dedupe"):
+        lines += ["### Dedupe (read CSVs, train, score, cluster at "
+                  f"{result['threshold']}), one fresh process per run", ""]
+    rows: list[list[Any]] = []
+    for r in result.get("dedupe", []):
         for name in ("cselink", "splink"):
             c = r.get(name)
             if c is None:
@@ -515,9 +517,11 @@ def speed_markdown(result: dict[str, Any], file_name: str) -> list[str]:
                 reason = c.get("skipped") or ("failed: " + c.get("error", "").splitlines()[-1]
                                               if c.get("error") else "?")
                 rows.append([f"{r['records']:,}", name, reason] + [""] * 7)
-    lines += _table(["records", "contender", "wall s", "call s", "peak MiB", "candidate pairs",
-                     "pairs/s (call)", "links", "clusters", "load avg before/after"], rows)
-    lines.append("")
+    if rows:
+        lines += _table(["records", "contender", "wall s", "call s", "peak MiB",
+                         "candidate pairs", "pairs/s (call)", "links", "clusters",
+                         "load avg before/after"], rows)
+        lines.append("")
     for name, g in result.get("growth", {}).items():
         lines.append(f"Growth exponent ({name}, log-log slope of time on records over "
                      f"{', '.join(f'{s:,}' for s in g['sizes'])}): wall "
@@ -551,9 +555,10 @@ def speed_markdown(result: dict[str, Any], file_name: str) -> list[str]:
                 ["index records", "searches", "median ms", "p95 ms", "p99 ms", "max ms",
                  "open s", "index build s", "first search s", "index MiB",
                  "best candidate is theirs"],
-                [[idx["records"], lk["searches"], lk["median_ms"], lk["p95_ms"], lk["p99_ms"],
-                  lk["max_ms"], lk["open_seconds"], f"{idx['build_seconds']:.1f}",
-                  idx["first_search_seconds"], idx["index_mib"],
+                [[idx["records"], lk["searches"], *(f"{lk[k]:.0f}" for k in (
+                    "median_ms", "p95_ms", "p99_ms", "max_ms")),
+                  f"{lk['open_seconds']:.2f}", f"{idx['build_seconds']:.1f}",
+                  f"{idx['first_search_seconds']:.1f}", f"{idx['index_mib']:.0f}",
                   lk["hit_rate"]["best_is_theirs"]]])
             for note in lk.get("notes", []):
                 lines.append(f"\nNote: {note}")
