@@ -9,4 +9,6 @@ def phonetic_codes(token: str | None) -> tuple[str | None, str | None, str | Non
     """(metaphone, NYSIIS, Soundex) of one cleaned name token; Nones for an empty token."""
     if not token:
         return None, None, None
-    return jellyfish.metaphone(token) or None, jellyfish.nysiis(token) or None, jellyfish.soundex(token)
+    metaphone = jellyfish.metaphone(token) or None
+    nysiis = jellyfish.nysiis(token) or None
+    return metaphone, nysiis, jellyfish.soundex(token)
