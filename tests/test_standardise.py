@@ -57,6 +57,13 @@ def test_postcodes() -> None:
     assert normalise_postcode("b11 oab").full == "B11 0AB"
     assert normalise_postcode("SW1A1AA").sector == "SW1A 1"
     assert normalise_postcode("2000").outward is None
+    # Areas whose second letter looks like a digit (S/5, O/0, L/1) are kept as typed.
+    for typed in ("BS1 4AB", "LS6 1AB", "CO4 3SQ", "OL1 1AA", "SL1 2AB", "SO16 3AB"):
+        assert normalise_postcode(typed.lower()).full == typed
+    # A digit typed as a letter, or the reverse, is repaired towards a real area.
+    assert normalise_postcode("MI4 4PX").full == "M14 4PX"
+    assert normalise_postcode("5W1A 1AA").full == "SW1A 1AA"
+    assert normalise_postcode("TAl 2AB").full == "TA1 2AB"
     assert address_tokens("12 Oak Rd, Taunton TA1 2AB") == ["12", "oak", "road", "taunton"]
 
 
@@ -99,3 +106,25 @@ def test_records_and_variants_tables() -> None:
     assert ("surname_part", "jade", "jones") in kinds
     assert ("middle_name", "louise", "smithjones") in kinds
     assert str(rec[0]) == "2009-04-03" and rec[1:] == ("TA1 2AB", "TA1 2")
+
+
+def test_postcode_inside_the_address_stands_in_for_a_missing_postcode() -> None:
+    health = pd.DataFrame([
+        {"record_id": "H1", "forename": "Amy", "surname": "Khan",
+         "address": "Flat 2, 7 Mill Lane, Leeds ls6 1ab", "postcode": None},
+        {"record_id": "H2", "forename": "Amy", "surname": "Khan",
+         "address": "7 Mill Lane LS6 1AB", "postcode": "LS7 3XY"},
+        {"record_id": "H3", "forename": "Amy", "surname": "Khan",
+         "address": "7 Mill Lane, Leeds", "postcode": None},
+    ])
+    with Linker({"health": health}) as linker:
+        rows = linker.con.execute(
+            "SELECT record_id, pc, pc_outward, pc_sector, addr FROM records ORDER BY record_id"
+        ).fetchall()
+    assert rows == [
+        # No other record holds "LS6 1AB" as a raw postcode: the address alone gives it.
+        ("H1", "LS6 1AB", "LS6", "LS6 1", "flat 2 7 mill lane leeds"),
+        # A recorded postcode wins over one written in the address.
+        ("H2", "LS7 3XY", "LS7", "LS7 3", "7 mill lane"),
+        ("H3", None, None, None, "7 mill lane leeds"),
+    ]

@@ -89,9 +89,13 @@ def _postcode_row(raw: str) -> tuple[str | None, str | None, str | None]:
     return tuple(normalise_postcode(raw))  # type: ignore[return-value]
 
 
-def _address_row(raw: str) -> tuple[list[str], str | None]:
-    tokens = address_tokens(raw)
-    return tokens, (postcode_in_text(raw) if tokens else None)
+def _address_row(raw: str) -> tuple[list[str]]:
+    return (address_tokens(raw),)
+
+
+def _address_postcode_row(raw: str) -> tuple[str | None, str | None, str | None]:
+    found = postcode_in_text(raw) if address_tokens(raw) else None
+    return tuple(normalise_postcode(found))  # type: ignore[return-value]
 
 
 def standardise(
@@ -148,7 +152,13 @@ def standardise(
     )
     _map_distinct(
         con, "_addr_map", f"SELECT DISTINCT address FROM {src} WHERE address IS NOT NULL",
-        _address_row, ["tokens", "pc_in_text"],
+        _address_row, ["tokens"],
+    )
+    # A postcode written inside the address stands in for a missing postcode only.
+    _map_distinct(
+        con, "_addr_pc_map",
+        f"SELECT DISTINCT address FROM {src} WHERE address IS NOT NULL AND postcode IS NULL",
+        _address_postcode_row, ["pc", "pc_outward", "pc_sector"],
     )
     placeholders = ", ".join(f"DATE '{d}'" for d in PLACEHOLDER_DATES)
     markers = " OR ".join(
@@ -179,7 +189,7 @@ def standardise(
             LEFT JOIN _mid_map mm ON mm.raw = i.middle_names
             LEFT JOIN _pc_map pm ON pm.raw = i.postcode
             LEFT JOIN _addr_map am ON am.raw = i.address
-            LEFT JOIN _pc_map apm ON apm.raw = am.pc_in_text AND i.postcode IS NULL
+            LEFT JOIN _addr_pc_map apm ON apm.raw = i.address AND i.postcode IS NULL
         )
         SELECT uid, source, record_id, fn, sn, sn_parts, mid, aliases, former_surnames,
                CASE WHEN dob_quality = 'full' THEN dob_in END AS dob,
@@ -263,5 +273,5 @@ def standardise(
     )
     con.execute(f"ALTER TABLE {tokens_table} RENAME COLUMN raw TO name")
     for t in ("_fn_map", "_sn_map", "_mid_map", "_alias_map", "_former_map", "_pc_map",
-              "_addr_map"):
+              "_addr_map", "_addr_pc_map"):
         con.execute(f"DROP TABLE IF EXISTS {t}")

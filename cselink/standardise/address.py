@@ -10,12 +10,26 @@ or sector code (FEBRL's Australian postcodes, for instance).
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Final, NamedTuple
 
 _UK_POSTCODE: Final = re.compile(r"^([A-Z]{1,2})([0-9][0-9A-Z]?)([0-9])([A-Z]{2})$")
 _UK_IN_TEXT: Final = re.compile(
     r"\b([A-Z]{1,2}[0-9O][0-9A-Z]?)\s*([0-9O][A-Z0-9]{2})\b", re.IGNORECASE
 )
+#: The same on folded (lower-case, punctuation-free) text: cheaper without IGNORECASE.
+_UK_IN_FOLDED: Final = re.compile(r"\b([a-z]{1,2}[0-9o][0-9a-z]?)\s*([0-9o][a-z0-9]{2})\b")
+_APOSTROPHES: Final = re.compile("['\u2018\u2019]")
+_NOT_ALNUM: Final = re.compile(r"[^a-z0-9]+")
+#: The UK's postcode areas (and the Crown Dependencies'), to tell a real area typed as it
+#: is (LS, BS, CO) from a digit mistyped as a letter (MI4 for M14).
+POSTCODE_AREAS: Final[frozenset[str]] = frozenset("""
+    AB AL B BA BB BD BH BL BN BR BS BT CA CB CF CH CM CO CR CT CV CW DA DD DE DG DH DL DN
+    DT DY E EC EH EN EX FK FY G GL GU GY HA HD HG HP HR HS HU HX IG IM IP IV JE KA KT KW KY
+    L LA LD LE LL LN LS LU M ME MK ML N NE NG NN NP NR NW OL OX PA PE PH PL PO PR RG RH RM
+    S SA SE SG SK SL SM SN SO SP SR SS ST SW SY TA TD TF TN TQ TR TS TW UB W WA WC WD WF WN
+    WR WS WV YO ZE
+""".split())
 _TO_DIGIT: Final = str.maketrans({"O": "0", "I": "1", "L": "1", "S": "5"})
 _TO_LETTER: Final = str.maketrans({"0": "O", "1": "I", "5": "S"})
 
@@ -37,12 +51,12 @@ _NO_ADDRESS: Final[frozenset[str]] = frozenset(
 
 def fold_keep_digits(value: str | None) -> str:
     """Like :func:`fold`, but digits survive (house numbers)."""
-    import unicodedata
-
-    decomposed = unicodedata.normalize("NFKD", str(value or ""))
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
-    plain = re.sub(r"['\u2018\u2019]", "", plain)
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", plain).split())
+    text = str(value or "")
+    if not text.isascii():  # NFKD is the identity on ASCII, the common case
+        decomposed = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in decomposed if not unicodedata.combining(c))
+    plain = _APOSTROPHES.sub("", text.lower())
+    return " ".join(_NOT_ALNUM.sub(" ", plain).split())
 
 
 class Postcode(NamedTuple):
@@ -54,25 +68,32 @@ class Postcode(NamedTuple):
 
 
 def _uk_parts(compact: str) -> tuple[str, str] | None:
-    """Split a compact candidate into outward and inward codes, fixing O/0 by position."""
+    """Split a compact candidate into outward and inward codes, fixing O/0 by position.
+
+    An outward code typed with a real postcode area is kept (BS1, LS6, CO4, SW1A); else
+    the first reading whose area is real wins (TAl -> TA1, MI4 -> M14, 5W1A -> SW1A).
+    """
     if not 5 <= len(compact) <= 7:
         return None
     inward = compact[-3:]
     inward = inward[0].translate(_TO_DIGIT) + inward[1:].translate(_TO_LETTER)
     outward = compact[:-3]
-    # Area: one or two letters; then a digit; then an optional digit or letter.
-    letters = 2 if len(outward) >= 3 and not outward[1].translate(_TO_DIGIT).isdigit() else 1
-    if len(outward) == 4:
-        letters = 2
-    area = outward[:letters].translate(_TO_LETTER)
-    district = outward[letters:]
-    if not district:
+    shaped = []
+    # As typed first, then the area coerced to letters and the district's first character
+    # to a digit, with a two-letter area (TA) before a one-letter one (M).
+    for letters in (0, 2, 1):
+        if letters and len(outward) <= letters:
+            continue
+        area, district = outward[:letters].translate(_TO_LETTER), outward[letters:]
+        if letters:
+            district = district[0].translate(_TO_DIGIT) + district[1:]
+        match = _UK_POSTCODE.match(area + district + inward)
+        if match:
+            shaped.append((match.group(1) in POSTCODE_AREAS, area + district))
+    if not shaped:
         return None
-    district = district[0].translate(_TO_DIGIT) + district[1:]
-    candidate = area + district + inward
-    if _UK_POSTCODE.match(candidate):
-        return area + district, inward
-    return None
+    real = [code for is_real, code in shaped if is_real]
+    return (real or [shaped[0][1]])[0], inward
 
 
 def normalise_postcode(value: str | None) -> Postcode:
@@ -113,7 +134,7 @@ def address_tokens(value: str | None) -> list[str]:
     A postcode inside the address is left out (postcodes are compared on their own).
     """
     # Keep house numbers, which are strong evidence.
-    text = _UK_IN_TEXT.sub(" ", fold_keep_digits(value))
+    text = _UK_IN_FOLDED.sub(" ", fold_keep_digits(value))
     raw = text.split()
     tokens = [_ADDRESS_WORDS.get(t, t) for t in raw]
     if " ".join(tokens) in _NO_ADDRESS:
