@@ -69,7 +69,8 @@ def block_keys_sql(
     """
 
 
-def _side_sql(rule: BlockingRule, *, partner: bool, keys_table: str = "block_keys") -> str:
+def _side_sql(rule: BlockingRule, *, partner: bool, keys_table: str = "block_keys",
+              alts_table: str = "name_alts") -> str:
     """The distinct (uid, source, k0, k1, ...) rows of one side of a rule's join."""
     cols, where = [], []
     needs_alt = False
@@ -81,7 +82,7 @@ def _side_sql(rule: BlockingRule, *, partner: bool, keys_table: str = "block_key
         where.append(f"{expr} IS NOT NULL")
     src = f"{keys_table} AS bk"
     if needs_alt:
-        src += " JOIN name_alts ON name_alts.name = bk.fn"
+        src += f" JOIN {quote_ident(alts_table)} na ON na.name = bk.fn"
     return (
         f"SELECT DISTINCT uid, source, {', '.join(cols)} FROM {src} WHERE {' AND '.join(where)}"
     )
@@ -111,21 +112,23 @@ def rule_pairs_sql(
 
 
 def _hash_sql(rule_no: int, role: str, rule: BlockingRule, *, partner: bool,
-              keys_table: str) -> str:
+              keys_table: str, alts_table: str = "name_alts") -> str:
     """SELECT DISTINCT uid, rule, key_hash for one side of one rule (see block_index_sql)."""
     keys = ", ".join(f"k{i}" for i in range(len(rule.keys)))
-    side = _side_sql(rule, partner=partner, keys_table=keys_table)
+    side = _side_sql(rule, partner=partner, keys_table=keys_table, alts_table=alts_table)
     return (f"SELECT DISTINCT uid, {rule_no}::SMALLINT AS rule, "
             f"hash({rule_no}, '{role}', {keys}) AS key_hash FROM ({side})")
 
 
-def block_index_sql(rules: Sequence[BlockingRule], *, keys_table: str = "block_keys") -> str:
-    """SQL creating ``block_index(rule, key_hash, uid)``, sorted by key_hash, for look-ups.
+def block_index_sql(rules: Sequence[BlockingRule], *, keys_table: str = "block_keys",
+                    out: str = "block_index") -> str:
+    """SQL creating ``out(key_hash, rule, uids)``, one row per rule and key, for look-ups.
 
     Each record has one entry per rule: the hash of its keys (role 'p'); an asymmetric rule
     (swapped DOB, nicknames) also stores the hash of the record's partner keys (role 'q').
-    A query then finds its candidates with an indexed ``key_hash IN (...)`` look-up
-    instead of joining every rule against every record.
+    The records sharing a hash are gathered in ``uids`` (sorted), so each key is one row:
+    a query finds its candidates with an indexed ``key_hash IN (...)`` look-up (one row
+    fetched per key) instead of joining every rule against every record.
     """
     parts = []
     for i, rule in enumerate(rules):
@@ -133,21 +136,47 @@ def block_index_sql(rules: Sequence[BlockingRule], *, keys_table: str = "block_k
         if not _is_symmetric(rule):
             parts.append(_hash_sql(i, "q", rule, partner=True, keys_table=keys_table))
     return (
-        "CREATE OR REPLACE TABLE block_index AS SELECT rule, key_hash, uid FROM ("
-        + " UNION ALL ".join(parts) + ") ORDER BY key_hash, rule, uid"
+        f"CREATE OR REPLACE TABLE {quote_ident(out)} AS "
+        "SELECT key_hash, rule, list(uid ORDER BY uid) AS uids FROM ("
+        + " UNION ALL ".join(parts) + ") GROUP BY key_hash, rule ORDER BY key_hash, rule"
     )
 
 
-def query_hashes_sql(rules: Sequence[BlockingRule], *, keys_table: str) -> str:
-    """SELECT uid, rule, key_hash: what each query record looks up in ``block_index``."""
-    parts = []
+def query_hashes_sql(rules: Sequence[BlockingRule], *, keys_table: str,
+                     alts_table: str = "name_alts") -> str:
+    """SELECT DISTINCT uid, rule, key_hash: what each query record looks up in ``block_index``.
+
+    The same hashes as :func:`block_index_sql` computes for an indexed record, with the
+    roles of an asymmetric rule's sides swapped, but as one pass over ``keys_table`` (a
+    list of every rule's hash per row) instead of one query per rule and side: DuckDB
+    plans a union of twenty-odd queries in tens of milliseconds, which a look-up of one
+    referral cannot afford. ``alts_table`` must hold ``(fn, fn)`` for each query
+    forename as well as its nicknames, as ``name_alts`` does for every indexed forename.
+    """
+    plain: list[str] = []
+    with_alts: list[str] = []
     for i, rule in enumerate(rules):
-        if _is_symmetric(rule):
-            parts.append(_hash_sql(i, "p", rule, partner=False, keys_table=keys_table))
-        else:
-            parts.append(_hash_sql(i, "p", rule, partner=True, keys_table=keys_table))
-            parts.append(_hash_sql(i, "q", rule, partner=False, keys_table=keys_table))
-    return " UNION ".join(parts)
+        sides = [("p", False)] if _is_symmetric(rule) else [("p", True), ("q", False)]
+        for role, partner in sides:
+            keys = [_PARTNER[k] if (partner and k in _PARTNER) else k for k in rule.keys]
+            exprs = [_KEY_SQL[k] for k in keys]
+            present = " AND ".join(f"({e}) IS NOT NULL" for e in exprs)
+            item = (f"{{'rule': {i}::SMALLINT, 'key_hash': CASE WHEN {present} "
+                    f"THEN hash({i}, '{role}', {', '.join(exprs)}) END}}")
+            (with_alts if "fn_alt" in keys else plain).append(item)
+    selects = []
+    for items, src in ((plain, f"{quote_ident(keys_table)} bk"),
+                       (with_alts, f"{quote_ident(keys_table)} bk "
+                                   f"JOIN {quote_ident(alts_table)} na ON na.name = bk.fn")):
+        if items:
+            selects.append(
+                f"SELECT uid, unnest(list_filter([{', '.join(items)}], "
+                f"lambda h: h.key_hash IS NOT NULL)) AS h FROM {src}")
+    if not selects:
+        return ("SELECT NULL::BIGINT AS uid, NULL::SMALLINT AS rule, "
+                "NULL::UBIGINT AS key_hash LIMIT 0")
+    return (f"SELECT DISTINCT uid, h.rule AS rule, h.key_hash AS key_hash "
+            f"FROM ({' UNION ALL '.join(selects)})")
 
 
 def rule_count_sql(

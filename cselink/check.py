@@ -1128,14 +1128,13 @@ def _prior_weight(frame: pd.DataFrame, comparisons: Sequence[str], fallback: flo
 
 def _pairs_frame(agency_pairs: pd.DataFrame, found: pd.DataFrame,
                  comparisons: Sequence[str], model_prior: float) -> pd.DataFrame:
-    """Agency-agency pairs and referral-agency pairs in one frame with ``prior_weight``."""
-    from .pipeline import QUERY_SOURCE
+    """Agency-agency pairs and referral-agency pairs in one frame with ``prior_weight``.
 
+    The search's reasons already call the referral's side "the referral".
+    """
     refs = found.rename(columns={"source": "source_l", "record_id": "record_id_l",
                                  "query_id": "record_id_r"})
     refs.insert(2, "source_r", REFERRAL_SOURCE)
-    refs["reasons"] = refs["reasons"].str.replace(
-        f"recorded by {QUERY_SOURCE}", f"recorded by {REFERRAL_SOURCE}", regex=False)
     refs["prior_weight"] = _prior_weight(found, comparisons, model_prior)
     agency = agency_pairs.assign(
         prior_weight=_prior_weight(agency_pairs, comparisons, model_prior))

@@ -24,7 +24,7 @@ _KIND_WORDS = {
 }
 
 
-def _variant_match_sql(col: str, gamma: str, level: int) -> str:
+def _variant_match_sql(col: str, gamma: str, level: int, variants: str) -> str:
     """Per output pair: (side, kind, value) of the shared non-main name in column ``col``."""
     chosen = "CASE WHEN vl.kind <> 'primary' THEN {l} ELSE {r} END"
     pick = (
@@ -39,22 +39,24 @@ def _variant_match_sql(col: str, gamma: str, level: int) -> str:
     )
     return (
         f"SELECT o.uid_l, o.uid_r, arg_min({pick}, {order}) AS ev "
-        "FROM _out o JOIN name_variants vl ON vl.uid = o.uid_l "
-        f"JOIN name_variants vr ON vr.uid = o.uid_r AND vr.{col} = vl.{col} "
+        f"FROM _out o JOIN {variants} vl ON vl.uid = o.uid_l "
+        f"JOIN {variants} vr ON vr.uid = o.uid_r AND vr.{col} = vl.{col} "
         f"WHERE o.{gamma} = {level} AND NOT (vl.kind = 'primary' AND vr.kind = 'primary') "
         "GROUP BY o.uid_l, o.uid_r"
     )
 
 
-def evidence_sql() -> str:
+def evidence_sql(variants_table: str = "name_variants") -> str:
     """SQL creating ``_evidence(uid_l, uid_r, fn_ev, sn_ev)`` for the pairs in ``_out``.
 
-    It reads ``name_variants`` for the output pairs only, so its cost does not grow with
-    the number of candidate pairs.
+    It reads ``variants_table`` (``name_variants``, or a table holding the variants of at
+    least the records of ``_out``) for the output pairs only, so its cost does not grow
+    with the number of candidate pairs.
     """
     fc, sc = COMPARISONS["forename"], COMPARISONS["surname"]
-    fn = _variant_match_sql("fn", "gamma_forename", fc.gamma_of("exact_other_name"))
-    sn = _variant_match_sql("sn", "gamma_surname", sc.gamma_of("exact_other_name"))
+    var = quote_ident(variants_table)
+    fn = _variant_match_sql("fn", "gamma_forename", fc.gamma_of("exact_other_name"), var)
+    sn = _variant_match_sql("sn", "gamma_surname", sc.gamma_of("exact_other_name"), var)
     return f"""
     CREATE OR REPLACE TEMP TABLE _evidence AS
     SELECT o.uid_l, o.uid_r, f.ev AS fn_ev, s.ev AS sn_ev

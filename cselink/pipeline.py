@@ -7,10 +7,11 @@ stage once, when first needed; every stage reads and writes named tables (see
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -19,11 +20,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from ._sql import quote_ident
+from ._sql import quote_ident, quote_literal
 from ._version import __version__
 from .blocking import (
     RuleStats,
-    block_index_sql,
     block_keys_sql,
     generate_pairs,
     query_hashes_sql,
@@ -35,6 +35,13 @@ from .config import Settings
 from .errors import UsageError
 from .explain import evidence_sql, reasons_sql
 from .ingest import IngestReport, Source, load_sources
+from .lookup import (
+    candidate_sqls,
+    candidate_variants_sqls,
+    lookup_tables_sqls,
+    query_alts_sql,
+    query_pairs_sqls,
+)
 from .scoring import Model
 from .scoring.fellegi_sunter import scores_sql, tf_tables_sql
 from .scoring.training import train_supervised, train_unsupervised
@@ -44,6 +51,10 @@ log = logging.getLogger(__name__)
 
 #: The source name queries are given inside :meth:`Linker.search`.
 QUERY_SOURCE = "__query__"
+#: How reasons name the query's side of a search pair ("... recorded by the referral").
+QUERY_LABEL = "the referral"
+#: The in-memory database a search writes its working tables to (never the index).
+_QUERY_DB = "cselink_query"
 
 SourceLike = Source | pd.DataFrame | duckdb.DuckDBPyRelation | str | Path
 SourcesArg = Mapping[str, Any] | Sequence[SourceLike]
@@ -99,6 +110,12 @@ class Linker:
         1
     """
 
+    #: Whether :meth:`open` opened the index read-only.
+    _read_only: bool = False
+    #: Once the look-up tables are known to be current: (records in the index, first free
+    #: uid for queries).
+    _lookup: tuple[int, int] | None = None
+
     def __init__(
         self,
         sources: SourcesArg,
@@ -132,6 +149,9 @@ class Linker:
     def open(cls, database: str | Path, *, read_only: bool = False) -> Linker:
         """Reopen an index built with ``Linker(sources, database=...)``: no ingest again.
 
+        :meth:`search` works on a read-only index once a writable search has built its
+        look-up tables (``benchmarks.cselink_runner.build_index`` does so).
+
         Raises:
             UsageError: the file is missing or is not a cselink index.
         """
@@ -155,18 +175,62 @@ class Linker:
         self.ingest_report = IngestReport()
         self._stage = 0
         self._persistent = True
+        self._read_only = read_only
         return self
 
-    def _ensure_block_index(self) -> None:
-        """Build ``block_index`` (kept in the database file) for fast look-ups, once."""
-        exists = self.con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'block_index'"
-        ).fetchall()[0][0]
-        if exists:
+    def _ensure_lookup(self) -> tuple[int, int]:
+        """Build the look-up tables of :mod:`cselink.lookup` once (kept in the database file).
+
+        They are current when ``cselink_meta`` says so: ``_save_meta`` rewrites that table
+        whenever the records are ingested again, which drops the mark.
+
+        Returns:
+            The number of indexed records and the first uid free for queries.
+
+        Raises:
+            UsageError: a read-only index without current look-up tables.
+        """
+        if self._lookup is not None:
+            return self._lookup
+        con = self.con
+        if not (self._persistent and self._meta_value("lookup") == "current"):
+            if self._read_only:
+                raise UsageError("the index has no look-up tables yet: search it once "
+                                 "without read_only to build them")
+            with self._timed("lookup_index"):
+                # Uncompressed: DuckDB fetches a row through an ART index from an
+                # uncompressed column in microseconds, from a compressed one in about a
+                # millisecond (see cselink.lookup). The checkpoint before keeps the other
+                # tables compressed.
+                if self._persistent:
+                    con.execute("CHECKPOINT")
+                was = con.execute("SELECT current_setting('force_compression')").fetchall()[0][0]
+                con.execute("SET force_compression = 'uncompressed'")
+                try:
+                    for stmt in lookup_tables_sqls(self.settings.blocking):
+                        con.execute(stmt)
+                    con.execute("DROP TABLE IF EXISTS block_index")  # the earlier layout
+                    if self._persistent:
+                        con.execute("CHECKPOINT")
+                finally:
+                    con.execute(f"SET force_compression = {quote_literal(str(was))}")
+                self._put_meta("lookup", "current")
+        n, free = con.execute(
+            "SELECT count(*), coalesce(max(uid) + 1, 0) FROM lookup_records").fetchall()[0]
+        self._lookup = (int(n), int(free))
+        return self._lookup
+
+    def _meta_value(self, key: str) -> str | None:
+        """A value of ``cselink_meta`` (None when absent)."""
+        rows = self.con.execute("SELECT value FROM cselink_meta WHERE key = ?", [key]).fetchall()
+        return str(rows[0][0]) if rows else None
+
+    def _put_meta(self, key: str, value: str) -> None:
+        """Set one value of ``cselink_meta`` (persisted indexes only)."""
+        if not self._persistent or self._read_only:
             return
-        with self._timed("block_index"):
-            self.con.execute(block_index_sql(self.settings.blocking))
-            self.con.execute("CREATE INDEX block_index_key ON block_index (key_hash)")
+        self.con.execute("DELETE FROM cselink_meta WHERE key = ?", [key])
+        self.con.execute("INSERT INTO cselink_meta VALUES (?, ?)", [key, value])
 
     def _save_meta(self) -> None:
         """Keep settings, model and source names beside the tables (for :meth:`open`)."""
@@ -270,8 +334,39 @@ class Linker:
             )
         self._stage = 2
 
+    def _scores_key(self) -> str:
+        """What the scores depend on besides the records: the settings and the model."""
+        assert self._model is not None
+        model = json.dumps(self._model.to_dict(), sort_keys=True)
+        return json.dumps({"settings": self.settings.hash(),
+                           "model": hashlib.sha256(model.encode()).hexdigest()[:16]})
+
+    def _ensure_scored(self) -> None:
+        """:meth:`_ensure_scores`, reusing the ``scores`` a database file already holds.
+
+        A file's scores are reused when ``cselink_meta`` records that they were made with
+        the same settings and model; ``_save_meta`` rewrites that table whenever the
+        records are ingested again or a model is trained, which drops the record. So
+        ``Linker.open(index).predict()`` does not block, compare and score again.
+
+        Raises:
+            UsageError: a read-only index that holds no scores for its model.
+        """
+        if self._stage < 2 and self._persistent and self._model is not None:
+            if self._meta_value("scored") == self._scores_key():
+                self._stage = 2
+                return
+        if self._stage < 2 and self._read_only:
+            raise UsageError("the index holds no scores for its model: open it without "
+                             "read_only to score its pairs")
+        self._ensure_scores()
+        self._put_meta("scored", self._scores_key())
+
     def predict(self, threshold: float | None = None) -> pd.DataFrame:
         """Scored pairs at or above ``threshold`` (default: the settings' threshold).
+
+        On a reopened index (:meth:`open`) the pairs scored before with the same model
+        are reused.
 
         Returns:
             One row per pair: source_l, record_id_l, source_r, record_id_r,
@@ -281,37 +376,47 @@ class Linker:
         threshold = self.settings.threshold if threshold is None else threshold
         if not 0 <= threshold <= 1:
             raise UsageError("threshold must be between 0 and 1")
-        self._ensure_scores()
+        self._ensure_scored()
         with self._timed("explain"):
             return self._explained("scores", threshold)
 
-    def _explained(self, scores_table: str, threshold: float, *, query: bool = False) -> pd.DataFrame:
-        """Scored pairs with both records' ids and sources and the reasons, as a DataFrame."""
+    def _explained(self, scores_table: str, threshold: float, *, query: bool = False,
+                   records_table: str = "records",
+                   variants_table: str = "name_variants") -> pd.DataFrame:
+        """Scored pairs with both records' ids and sources and the reasons, as a DataFrame.
+
+        With ``query`` the right-hand records are search queries: their id is the
+        ``query_id`` and the reasons call their side :data:`QUERY_LABEL`.
+        ``records_table`` / ``variants_table`` need hold only the records of the pairs.
+        """
         gam = ", ".join(f"s.{COMPARISONS[c].gamma_column}" for c in self.comparisons)
         mws = ", ".join(f"s.mw_{c}" for c in self.comparisons)
+        rec = quote_ident(records_table)
         if query:
             head = ("r.record_id AS query_id, l.source AS source, l.record_id AS record_id, ")
             order = "r.record_id, s.match_weight DESC, l.source, l.record_id"
+            source_r = quote_literal(QUERY_LABEL)
         else:
             head = ("l.source AS source_l, l.record_id AS record_id_l, "
                     "r.source AS source_r, r.record_id AS record_id_r, ")
             order = "s.uid_l, s.uid_r"
+            source_r = "r.source"
         self.con.execute(
             f"CREATE OR REPLACE TEMP TABLE _out AS SELECT * FROM {quote_ident(scores_table)} "
             "WHERE match_probability >= ?",
             [threshold],
         )
-        self.con.execute(evidence_sql())
+        self.con.execute(evidence_sql(variants_table))
         frame = self.con.execute(
             f"""
             SELECT {head} s.match_probability, s.match_weight,
                    {reasons_sql(self.comparisons)} AS reasons,
                    {gam}, {mws}, s.match_key, s.possible_twins
-            FROM (SELECT s.*, l.source AS source_l, r.source AS source_r, e.fn_ev, e.sn_ev
+            FROM (SELECT s.*, l.source AS source_l, {source_r} AS source_r, e.fn_ev, e.sn_ev
                   FROM _out s
-                  JOIN records l ON l.uid = s.uid_l JOIN records r ON r.uid = s.uid_r
+                  JOIN {rec} l ON l.uid = s.uid_l JOIN {rec} r ON r.uid = s.uid_r
                   LEFT JOIN _evidence e ON e.uid_l = s.uid_l AND e.uid_r = s.uid_r) s
-            JOIN records l ON l.uid = s.uid_l JOIN records r ON r.uid = s.uid_r
+            JOIN {rec} l ON l.uid = s.uid_l JOIN {rec} r ON r.uid = s.uid_r
             ORDER BY {order}
             """
         ).df()
@@ -321,23 +426,44 @@ class Linker:
 
     def search(
         self, queries: pd.DataFrame | Mapping[str, Any] | Sequence[Mapping[str, Any]],
-        *, threshold: float = 0.0,
+        *, threshold: float = 0.0, prior: float | None = None,
     ) -> pd.DataFrame:
         """Look up one or more referrals against the indexed records, without changing them.
+
+        The queries are read, standardised and compared in a separate in-memory database;
+        the index is only read (it may be opened read-only once its look-up tables exist:
+        the first search builds them, see :mod:`cselink.lookup`). Only the records that
+        share a blocking key with a query are fetched, so a search costs about the same
+        against a thousand records or a million.
 
         Args:
             queries: a record (a mapping of canonical columns), a list of them, or a
                 DataFrame. ``record_id`` names each query (q1, q2, ... when absent).
             threshold: the lowest match probability to return.
+            prior: the probability, before any evidence, that a given indexed record is
+                the referred person. By default one in the number of indexed records (a
+                referral is one person, who has about one record among them), at most
+                0.5. Raise it when the referred person is known to be held, e.g. one in
+                the number of records per person they could match.
 
         Returns:
             One row per candidate: query_id, source, record_id, match_probability,
-            match_weight, reasons, gamma_*/mw_* per comparison; best first per query.
+            match_weight, reasons, gamma_*/mw_* per comparison, match_key and
+            possible_twins; best first per query. The reasons call the query's side
+            "the referral" ("surname matches alias 'Brown' recorded by the referral").
+
+        Raises:
+            UsageError: a threshold or prior out of range, or a read-only index without
+                look-up tables.
 
         Examples:
             >>> linker.search({"forename": "Jade", "surname": "Smith",
             ...                "dob": "2010-03-04"})  # doctest: +SKIP
         """
+        if not 0 <= threshold <= 1:
+            raise UsageError("threshold must be between 0 and 1")
+        if prior is not None and not 0 < prior < 1:
+            raise UsageError("prior must be above 0 and below 1")
         frame = (queries.copy() if isinstance(queries, pd.DataFrame) else
                  pd.DataFrame([queries] if isinstance(queries, Mapping) else list(queries)))
         if "record_id" not in frame.columns:
@@ -345,68 +471,92 @@ class Linker:
         if self._model is None:
             self.fit()
         assert self._model is not None
+        n_index, first_free_uid = self._ensure_lookup()
+        if prior is None:
+            prior = min(0.5, 1.0 / max(n_index, 1))
+        model = replace(self._model, prior=prior)
+        rules = self.settings.blocking
         con = self.con
-        self._ensure_block_index()
-        with self._timed("search"):
-            con.execute("BEGIN TRANSACTION")
-            try:
-                load_sources(con, [Source(QUERY_SOURCE, frame)], table="_q_input",
-                             rejects_table="_q_rejects")
-                con.execute("CREATE OR REPLACE TEMP TABLE _q_in AS SELECT * REPLACE "
-                            "(uid + (SELECT coalesce(max(uid) + 1, 0) FROM records) AS uid) "
-                            "FROM _q_input")
-                standardise(con, source_table="_q_in", records_table="_q_records",
-                            variants_table="_q_variants", tokens_table="_q_tokens",
-                            temporary=True)
-                con.execute("INSERT INTO records BY NAME SELECT * FROM _q_records")
-                con.execute("INSERT INTO name_variants BY NAME SELECT * FROM _q_variants")
-                con.execute("INSERT INTO name_tokens BY NAME SELECT * FROM _q_tokens "
-                            "WHERE name NOT IN (SELECT name FROM name_tokens)")
-                con.execute("INSERT INTO name_alts SELECT DISTINCT fn, fn FROM _q_variants "
-                            "WHERE fn IS NOT NULL")
-                con.execute(block_keys_sql(records="_q_records", variants="_q_variants",
-                                           out="_q_keys", temporary=True))
-                rules = self.settings.blocking
-                con.execute("CREATE OR REPLACE TEMP TABLE _q_hashes AS "
-                            + query_hashes_sql(rules, keys_table="_q_keys"))
-                wanted = [int(h) for (h,) in con.execute(
-                    "SELECT DISTINCT key_hash FROM _q_hashes").fetchall()]
-                # Literal values let DuckDB answer from the ART index on key_hash.
-                in_list = ", ".join(map(str, wanted)) or "NULL"
-                names = "[" + ", ".join(
-                    "'" + r.name.replace("'", "''") + "'" for r in rules) + "]"
-                con.execute(
-                    f"CREATE OR REPLACE TEMP TABLE _q_pairs AS "
-                    f"SELECT x.uid AS uid_l, q.uid AS uid_r, {names}[min(x.rule) + 1] AS match_key "
-                    f"FROM (SELECT rule, key_hash, uid FROM block_index "
-                    f"WHERE key_hash IN ({in_list})) x "
-                    f"JOIN _q_hashes q ON q.key_hash = x.key_hash AND q.rule = x.rule "
-                    f"WHERE x.uid < q.uid GROUP BY x.uid, q.uid"
-                )
-                comps = [COMPARISONS[c] for c in self.comparisons]
-                for stmt in comparison_sqls(comps, pairs_table="_q_pairs",
-                                            out_table="_q_gammas", temporary=True):
-                    con.execute(stmt)
-                # A referral is one person: among N indexed records, about one is theirs.
-                n_index = int(con.execute(
-                    "SELECT count(*) FROM records WHERE source <> ?", [QUERY_SOURCE]
-                ).fetchall()[0][0])
-                model = replace(self._model, prior=min(0.5, 1.0 / max(n_index, 1)))
-                con.execute(scores_sql(
-                    model, gammas_table="_q_gammas", out_table="_q_scores",
-                    tf_adjust=self.settings.tf_adjust, tf_cap=self.settings.tf_weight_cap,
-                    twins_probability=self.settings.twins_probability, temporary=True,
-                ))
-                return self._explained("_q_scores", threshold, query=True)
-            finally:
-                con.execute("ROLLBACK")
+        with self._timed("search"), self._query_database():
+            load_sources(con, [Source(QUERY_SOURCE, frame)], table="_q_input",
+                         rejects_table="_q_rejects")
+            # Query uids follow the indexed ones: pairs are (indexed uid_l, query uid_r).
+            con.execute(f"CREATE OR REPLACE TABLE _q_in AS SELECT * REPLACE "
+                        f"(uid + {int(first_free_uid)} AS uid) FROM _q_input")
+            standardise(con, source_table="_q_in", records_table="_q_records",
+                        variants_table="_q_variants", tokens_table="_q_tokens")
+            con.execute(block_keys_sql(records="_q_records", variants="_q_variants",
+                                       tokens="_q_tokens", out="_q_keys"))
+            con.execute(query_alts_sql(keys="_q_keys", variants="_q_variants", out="_q_alts"))
+            con.execute("CREATE OR REPLACE TABLE _q_hashes AS "
+                        + query_hashes_sql(rules, keys_table="_q_keys", alts_table="_q_alts"))
+            wanted = [int(h) for (h,) in con.execute(
+                "SELECT DISTINCT key_hash FROM _q_hashes ORDER BY key_hash").fetchall()]
+            for stmt in query_pairs_sqls(rules, wanted, hashes="_q_hashes", out="_q_pairs"):
+                con.execute(stmt)
+            candidates = [int(u) for (u,) in con.execute(
+                "SELECT DISTINCT uid_l FROM _q_pairs ORDER BY uid_l").fetchall()]
+            for stmt in candidate_sqls(candidates, query_records="_q_records",
+                                       query_tokens="_q_tokens", prefix="_q_"):
+                con.execute(stmt)
+            comps = [COMPARISONS[c] for c in self.comparisons]
+            for stmt in comparison_sqls(comps, pairs_table="_q_pairs", out_table="_q_gammas",
+                                        records_table="_q_recs", tokens_table="_q_tok",
+                                        alts_table="_q_alts"):
+                con.execute(stmt)
+            con.execute(scores_sql(
+                model, gammas_table="_q_gammas", out_table="_q_scores",
+                tf_adjust=self.settings.tf_adjust, tf_cap=self.settings.tf_weight_cap,
+                twins_probability=self.settings.twins_probability,
+            ))
+            # The reasons name the recorded name that matched (explain.evidence_sql) only
+            # for names agreeing through another name: fetch those records' variants.
+            other = [f"{quote_ident(COMPARISONS[c].gamma_column)} = "
+                     f"{COMPARISONS[c].gamma_of('exact_other_name')}"
+                     for c in ("forename", "surname") if c in self.comparisons]
+            named = [int(u) for (u,) in con.execute(
+                f"SELECT DISTINCT uid_l FROM _q_scores WHERE match_probability >= ? "
+                f"AND ({' OR '.join(other) or 'FALSE'}) ORDER BY uid_l", [threshold]).fetchall()]
+            for stmt in candidate_variants_sqls(named, query_variants="_q_variants",
+                                                out="_q_vars"):
+                con.execute(stmt)
+            return self._explained("_q_scores", threshold, query=True,
+                                   records_table="_q_recs", variants_table="_q_vars")
+
+    @contextmanager
+    def _query_database(self) -> Iterator[None]:
+        """Run the block with a fresh in-memory database as the default one.
+
+        Tables created without a schema (the queries' working tables) go there, while
+        the index's tables are still found by name (search path); the database is
+        detached afterwards, so nothing of the queries stays behind and the index file is
+        never written to.
+        """
+        con = self.con
+        home, path = con.execute(
+            "SELECT current_database(), current_setting('search_path')").fetchall()[0]
+        con.execute(f"ATTACH ':memory:' AS {_QUERY_DB} (READ_WRITE)")
+        try:
+            con.execute(f"USE {_QUERY_DB}")
+            search_path = f"{_QUERY_DB}.main,{quote_ident(str(home))}.main"
+            con.execute(f"SET search_path = {quote_literal(search_path)}")
+            yield
+        finally:
+            con.execute(f"USE {quote_ident(str(home))}")
+            if path:
+                con.execute(f"SET search_path = {quote_literal(str(path))}")
+            else:
+                con.execute("RESET search_path")
+            con.execute(f"DETACH {_QUERY_DB}")
 
     def cluster(self, threshold: float | None = None) -> pd.DataFrame:
         """Every record once, with the cluster it belongs to at ``threshold``."""
         from .clustering import cluster_pairs
 
         threshold = self.settings.threshold if threshold is None else threshold
-        self._ensure_scores()
+        if self._read_only:
+            raise UsageError("cluster writes a clusters table: open the index without read_only")
+        self._ensure_scored()
         with self._timed("cluster"):
             cluster_pairs(self.con, threshold)
         return self.con.execute(

@@ -208,6 +208,13 @@ def test_report_is_self_contained(check_out: Path) -> None:
     assert "<svg" in html
 
 
+def test_reasons_call_the_referral_by_its_name(check_out: Path) -> None:
+    rows = json.loads((check_out / "results.json").read_text(encoding="utf-8"))
+    text = json.dumps(rows)
+    assert "__query__" not in text
+    assert "recorded by the referral" in text  # a referral listing an alias or former name
+
+
 def test_report_escapes_names(check_out: Path) -> None:
     html = (check_out / "report.html").read_text(encoding="utf-8")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -298,6 +305,7 @@ def test_index_is_built_reused_and_refused_when_stale(
 
     second = run_check(sample / "referrals.csv", _sources(folder), options=options)
     assert "train" not in second.timings  # the model stored in the index is reused
+    assert not {"blocking", "score"} & set(second.timings)  # and its scored pairs
     pd.testing.assert_frame_equal(first.results, second.results)
 
     police = folder / "native" / "police.csv"

@@ -1,7 +1,9 @@
 """Comparison vectors: candidate pairs -> one gamma per comparison.
 
 Reads a pair table (``uid_l, uid_r, match_key``), ``records``, ``name_tokens`` and
-``name_alts``; writes the gamma table:
+``name_alts`` (other tables of the same shape can stand in for the last three: a look-up
+passes small tables holding only the records of its candidate pairs); writes the gamma
+table:
 
     uid_l, uid_r, match_key, gamma_<comparison>..., fn_l, sn_l, swapped
 
@@ -23,6 +25,13 @@ from .levels import Comparison
 _RECORD_COLUMNS = ("uid, dob, dob_year, dob_ymd, dob_swapped, sex, pc, pc_outward, pc_sector, "
                    "addr, addr_tokens, nhs")
 
+#: The record columns names_sql reads.
+_NAME_COLUMNS = "uid, fn, sn, fn_set, sn_set"
+
+#: Every ``records`` column the comparisons read: a stand-in records table needs these.
+COMPARED_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys(
+    c.strip() for c in f"{_NAME_COLUMNS}, {_RECORD_COLUMNS}".split(",")))
+
 #: Name facts kept beside the gammas: the main names (term frequencies) and the swap flag.
 _EVIDENCE = ("fn_l", "sn_l", "swapped")
 
@@ -30,10 +39,10 @@ _EVIDENCE = ("fn_l", "sn_l", "swapped")
 _STEM = "regexp_replace({}, '(sk|ck|dzk|ov|ev|in)(i|a|y)$', '\\1')"
 
 
-def names_sql(pairs_table: str) -> str:
+def names_sql(pairs_table: str, *, records_table: str = "records") -> str:
     """One row per pair: the main names, whether any recorded names agree, and swaps."""
-    p = quote_ident(pairs_table)
-    cols = "uid, fn, sn, fn_set, sn_set"
+    p, rec = quote_ident(pairs_table), quote_ident(records_table)
+    cols = _NAME_COLUMNS
     return f"""
     CREATE OR REPLACE TEMP TABLE _names AS
     SELECT p.uid_l, p.uid_r, l.fn AS fn_l, r.fn AS fn_r, l.sn AS sn_l, r.sn AS sn_r,
@@ -41,13 +50,16 @@ def names_sql(pairs_table: str) -> str:
            coalesce(list_has_any(l.sn_set, r.sn_set), FALSE) AS sn_any,
            coalesce(l.fn = r.sn AND l.sn = r.fn AND l.fn <> l.sn, FALSE) AS swap
     FROM {p} p
-    JOIN (SELECT {cols} FROM records) l ON l.uid = p.uid_l
-    JOIN (SELECT {cols} FROM records) r ON r.uid = p.uid_r
+    JOIN (SELECT {cols} FROM {rec}) l ON l.uid = p.uid_l
+    JOIN (SELECT {cols} FROM {rec}) r ON r.uid = p.uid_r
     """
 
 
-def name_features_sql(prefix: str) -> str:
+def name_features_sql(
+    prefix: str, *, tokens_table: str = "name_tokens", alts_table: str = "name_alts"
+) -> str:
     """Similarity features of each DISTINCT pair of main names of one part (fn or sn)."""
+    tok, alts = quote_ident(tokens_table), quote_ident(alts_table)
     stem = f"{_STEM.format('d.a')} = {_STEM.format('d.b')} AND d.a <> d.b"
     return f"""
     CREATE OR REPLACE TEMP TABLE _{prefix}_feat AS
@@ -58,9 +70,9 @@ def name_features_sql(prefix: str) -> str:
            coalesce({stem}, FALSE) AS {prefix}_stem
     FROM (SELECT DISTINCT {prefix}_l AS a, {prefix}_r AS b FROM _names
           WHERE {prefix}_l IS NOT NULL AND {prefix}_r IS NOT NULL) d
-    LEFT JOIN name_alts na ON na.name = d.a AND na.alt = d.b
-    LEFT JOIN name_tokens ta ON ta.name = d.a
-    LEFT JOIN name_tokens tb ON tb.name = d.b
+    LEFT JOIN {alts} na ON na.name = d.a AND na.alt = d.b
+    LEFT JOIN {tok} ta ON ta.name = d.a
+    LEFT JOIN {tok} tb ON tb.name = d.b
     """
 
 
@@ -97,10 +109,11 @@ def name_gammas_sql(forename: Comparison | None, surname: Comparison | None) -> 
 
 def gammas_sql(
     comparisons: Sequence[Comparison], *, pairs_table: str, out_table: str,
-    temporary: bool = False, evidence: bool = True,
+    temporary: bool = False, evidence: bool = True, records_table: str = "records",
 ) -> str:
     """The gamma table: record comparisons on ``l``/``r`` plus the best name combination."""
     p, out = quote_ident(pairs_table), quote_ident(out_table)
+    rec = quote_ident(records_table)
     cols = []
     for c in comparisons:
         if c.name == "forename":
@@ -120,8 +133,8 @@ def gammas_sql(
     FROM (
         SELECT p.uid_l, p.uid_r, p.match_key, l, r{feature_cols}
         FROM {p} p
-        JOIN (SELECT {_RECORD_COLUMNS} FROM records) l ON l.uid = p.uid_l
-        JOIN (SELECT {_RECORD_COLUMNS} FROM records) r ON r.uid = p.uid_r
+        JOIN (SELECT {_RECORD_COLUMNS} FROM {rec}) l ON l.uid = p.uid_l
+        JOIN (SELECT {_RECORD_COLUMNS} FROM {rec}) r ON r.uid = p.uid_r
     ) p
     LEFT JOIN _name_gammas b ON b.uid_l = p.uid_l AND b.uid_r = p.uid_r
     """
@@ -129,17 +142,23 @@ def gammas_sql(
 
 def comparison_sqls(
     comparisons: Sequence[Comparison], *, pairs_table: str = "pairs", out_table: str = "gammas",
-    temporary: bool = False, evidence: bool = True,
+    temporary: bool = False, evidence: bool = True, records_table: str = "records",
+    tokens_table: str = "name_tokens", alts_table: str = "name_alts",
 ) -> list[str]:
     """Every statement, in order, that turns ``pairs_table`` into ``out_table``.
 
     ``pairs_table`` needs ``uid_l, uid_r, match_key`` (match_key may be NULL).
+    ``records_table``, ``tokens_table`` and ``alts_table`` default to the pipeline's
+    tables; any tables of the same columns that hold every record (and every main name)
+    of the pairs give the same gammas, which is how a look-up avoids the full tables.
     """
     by_name = {c.name: c for c in comparisons}
-    stmts = [names_sql(pairs_table), name_features_sql("fn"), name_features_sql("sn"),
+    names = {"tokens_table": tokens_table, "alts_table": alts_table}
+    stmts = [names_sql(pairs_table, records_table=records_table),
+             name_features_sql("fn", **names), name_features_sql("sn", **names),
              name_gammas_sql(by_name.get("forename"), by_name.get("surname")),
              gammas_sql(comparisons, pairs_table=pairs_table, out_table=out_table,
-                        temporary=temporary, evidence=evidence),
+                        temporary=temporary, evidence=evidence, records_table=records_table),
              "DROP TABLE _names", "DROP TABLE _fn_feat", "DROP TABLE _sn_feat",
              "DROP TABLE _name_gammas"]
     return stmts
