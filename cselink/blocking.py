@@ -18,7 +18,7 @@ import pandas as pd
 
 from ._sql import quote_ident
 from .config import BlockingRule, Settings
-from .errors import PairExplosionError
+from .errors import ConfigError, PairExplosionError, UsageError
 from .standardise.names import variant_pairs
 
 log = logging.getLogger(__name__)
@@ -30,13 +30,17 @@ _KEY_SQL: dict[str, str] = {
     "fn_nysiis": "fn_nysiis", "sn_nysiis": "sn_nysiis",
     "fn_initial": "fn_initial", "sn_initial": "sn_initial",
     "dob": "dob", "dob_year": "dob_year", "dob_md": "dob_md", "dob_ym": "dob_ym",
+    "dob_yd": "dob_yd",
     "sex": "sex", "pc": "pc", "pc_outward": "pc_outward", "pc_sector": "pc_sector",
     "nhs": "nhs", "addr_head": "addr_head",
     # Asymmetric keys: this side's expression joins the other side's plain key.
     "dob_swapped": "dob_swapped", "fn_alt": "alt",
+    # A record without a usable date of birth (missing, placeholder, year only) pairs with
+    # any record on the rule's other keys: DOB-keyed rules can never find it.
+    "no_dob": "CASE WHEN dob IS NULL THEN 0 END", "any": "0",
 }
 #: For asymmetric keys, the key on the other side of the join.
-_PARTNER: dict[str, str] = {"dob_swapped": "dob", "fn_alt": "fn"}
+_PARTNER: dict[str, str] = {"dob_swapped": "dob", "fn_alt": "fn", "no_dob": "any"}
 
 
 def block_keys_sql(
@@ -57,11 +61,14 @@ def block_keys_sql(
            v.fn[1] AS fn_initial, v.sn[1] AS sn_initial,
            r.dob, r.dob_swapped, r.dob_year,
            r.dob_ymd[5:] AS dob_md, r.dob_ymd[:6] AS dob_ym,
+           r.dob_ymd[:4] || r.dob_ymd[7:] AS dob_yd,
            r.sex, r.pc, r.pc_outward, r.pc_sector, r.nhs, r.addr_head
     FROM (
         SELECT uid, fn, sn FROM {var}
         UNION  -- forename and surname recorded the other way round
         SELECT uid, sn, fn FROM {rec} WHERE fn IS NOT NULL AND sn IS NOT NULL
+        UNION  -- a record with no name at all still blocks on its DOB and address
+        SELECT uid, NULL, NULL FROM {rec} WHERE uid NOT IN (SELECT uid FROM {var})
     ) v
     JOIN {rec} r USING (uid)
     LEFT JOIN {tok} tf ON tf.name = v.fn
@@ -70,8 +77,14 @@ def block_keys_sql(
 
 
 def _side_sql(rule: BlockingRule, *, partner: bool, keys_table: str = "block_keys",
-              alts_table: str = "name_alts") -> str:
-    """The distinct (uid, source, k0, k1, ...) rows of one side of a rule's join."""
+              alts_table: str = "name_alts", hashed: bool = False) -> str:
+    """The distinct (uid, source, k0, k1, ...) rows of one side of a rule's join.
+
+    ``hashed``: the distinct (uid, source, h) rows instead, where h hashes the rule's keys
+    into one integer, so the join compares one BIGINT, not several strings. A collision of
+    two different keys (about 1 in 10^13 for a million keys) adds a pair that scoring
+    then rejects; it never loses one.
+    """
     cols, where = [], []
     needs_alt = False
     for i, key in enumerate(rule.keys):
@@ -83,6 +96,10 @@ def _side_sql(rule: BlockingRule, *, partner: bool, keys_table: str = "block_key
     src = f"{keys_table} AS bk"
     if needs_alt:
         src += f" JOIN {quote_ident(alts_table)} na ON na.name = bk.fn"
+    if hashed:
+        keys = ", ".join(f"k{i}" for i in range(len(cols)))
+        return (f"SELECT DISTINCT uid, source, hash({keys}) AS h FROM (SELECT uid, source, "
+                f"{', '.join(cols)} FROM {src} WHERE {' AND '.join(where)})")
     return (
         f"SELECT DISTINCT uid, source, {', '.join(cols)} FROM {src} WHERE {' AND '.join(where)}"
     )
@@ -183,27 +200,48 @@ def rule_count_sql(
     rule: BlockingRule, *, link_only: bool, keys_table: str = "block_keys"
 ) -> str:
     """An upper bound of the pairs a rule generates, from key counts (no join of records)."""
-    keys = ", ".join(f"k{i}" for i in range(len(rule.keys)))
+    def side(partner: bool) -> str:
+        return _side_sql(rule, partner=partner, keys_table=keys_table, hashed=True)
+
     if _is_symmetric(rule):
-        side = _side_sql(rule, partner=False, keys_table=keys_table)
         if link_only:
             return (
-                f"SELECT coalesce(sum((t * t - s2) / 2), 0)::HUGEINT FROM ("
-                f"SELECT {keys}, sum(n) AS t, sum(n * n) AS s2 FROM ("
-                f"SELECT {keys}, source, count(*)::HUGEINT AS n FROM ({side}) "
-                f"GROUP BY ALL) GROUP BY {keys})"
+                "SELECT coalesce(sum((t * t - s2) / 2), 0)::HUGEINT FROM ("
+                "SELECT h, sum(n) AS t, sum(n * n) AS s2 FROM ("
+                f"SELECT h, source, count(*)::HUGEINT AS n FROM ({side(False)}) "
+                "GROUP BY ALL) GROUP BY h)"
             )
         return (
-            f"SELECT coalesce(sum(n * (n - 1) / 2), 0)::HUGEINT FROM ("
-            f"SELECT count(*)::HUGEINT AS n FROM ({side}) GROUP BY {keys})"
+            "SELECT coalesce(sum(n * (n - 1) / 2), 0)::HUGEINT FROM ("
+            f"SELECT count(*)::HUGEINT AS n FROM ({side(False)}) GROUP BY h)"
         )
+    # A record meets itself on an asymmetric rule (a name is one of its own alternatives):
+    # those matches are not pairs and are taken off.
     return (
-        f"SELECT coalesce(sum(a.n * b.n), 0)::HUGEINT FROM "
-        f"(SELECT {keys}, count(*)::HUGEINT AS n FROM ({_side_sql(rule, partner=False, keys_table=keys_table)}) "
-        f"GROUP BY {keys}) a JOIN "
-        f"(SELECT {keys}, count(*)::HUGEINT AS n FROM ({_side_sql(rule, partner=True, keys_table=keys_table)}) "
-        f"GROUP BY {keys}) b USING ({keys})"
+        f"WITH a AS ({side(False)}), b AS ({side(True)}) "
+        "SELECT (SELECT coalesce(sum(x.n * y.n), 0)::HUGEINT FROM "
+        "(SELECT h, count(*)::HUGEINT AS n FROM a GROUP BY h) x JOIN "
+        "(SELECT h, count(*)::HUGEINT AS n FROM b GROUP BY h) y USING (h)) - "
+        "(SELECT count(*) FROM a JOIN b USING (uid, h))"
     )
+
+
+def _pair_keys_sql(rule: BlockingRule, rule_no: int, *, link_only: bool) -> str:
+    """SELECT k, rule: one row per pair found by a rule (repeats allowed), where
+    k = uid_l << 32 | uid_r packs the pair into one integer for a cheap GROUP BY."""
+    cross = " AND a.source <> b.source" if link_only else ""
+    a = _side_sql(rule, partner=False, hashed=True)
+    if _is_symmetric(rule):
+        return (f"SELECT (a.uid::UBIGINT << 32) | b.uid::UBIGINT AS k, {rule_no}::TINYINT AS rule "
+                f"FROM ({a}) a JOIN ({a}) b ON a.h = b.h AND a.uid < b.uid{cross}")
+    b = _side_sql(rule, partner=True, hashed=True)
+    return (f"SELECT (least(a.uid, b.uid)::UBIGINT << 32) | greatest(a.uid, b.uid)::UBIGINT "
+            f"AS k, {rule_no}::TINYINT AS rule FROM ({a}) a JOIN ({b}) b "
+            f"ON a.h = b.h AND a.uid <> b.uid{cross}")
+
+
+#: Above this many records, rule pair counts are estimated from a sample of about this many.
+ESTIMATE_SAMPLE_RECORDS = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,12 +276,23 @@ def generate_pairs(
         PairExplosionError: a rule's estimated pair count exceeds ``settings.max_pairs``.
     """
     rules = tuple(settings.blocking if rules is None else rules)
+    if len(rules) > 64:
+        raise ConfigError(f"at most 64 blocking rules, not {len(rules)}")
     link_only = settings.link_type == "link"
     estimates = []
-    n_records = int(con.execute("SELECT count(*) FROM records").fetchall()[0][0])
+    n_records, top_uid = con.execute("SELECT count(*), max(uid) FROM records").fetchall()[0]
+    n_records = int(n_records)
+    if top_uid is not None and top_uid >= 2**32:
+        raise UsageError("more than 4,294,967,295 records are not supported")
     skipped = set()
+    # On large data the estimates come from a seeded sample of records (pairs scale with
+    # the square of the sampling fraction): within a fraction of a percent, five times cheaper.
+    frac = min(1.0, ESTIMATE_SAMPLE_RECORDS / max(n_records, 1))
+    keys = ("block_keys" if frac == 1.0 else
+            f"(SELECT * FROM block_keys WHERE hash(uid) % 1000000 < {int(frac * 1_000_000)})")
     for i, rule in enumerate(rules):
-        est = int(con.execute(rule_count_sql(rule, link_only=link_only)).fetchall()[0][0])
+        sampled = con.execute(rule_count_sql(rule, link_only=link_only, keys_table=keys))
+        est = int(int(sampled.fetchall()[0][0]) / frac**2)
         if rule.max_pairs_per_record is not None and est > rule.max_pairs_per_record * n_records:
             log.info("blocking rule %s skipped: about %d pairs for %d records", rule.name, est,
                      n_records)
@@ -254,30 +303,28 @@ def generate_pairs(
                 f"max_pairs={settings.max_pairs:,}; add a key to the rule or raise max_pairs"
             )
         estimates.append(est)
-    con.execute("CREATE OR REPLACE TEMP TABLE _rule_pairs (uid_l BIGINT, uid_r BIGINT, rule INTEGER)")
-    for i, rule in enumerate(rules):
-        if i in skipped:
-            continue
-        con.execute(
-            f"INSERT INTO _rule_pairs SELECT uid_l, uid_r, {i} FROM "
-            f"({rule_pairs_sql(rule, link_only=link_only)})"
-        )
     names = "[" + ", ".join("'" + r.name.replace("'", "''") + "'" for r in rules) + "]"
+    union = " UNION ALL ".join(
+        _pair_keys_sql(rule, i, link_only=link_only)
+        for i, rule in enumerate(rules) if i not in skipped
+    ) or "SELECT NULL::UBIGINT AS k, NULL::TINYINT AS rule WHERE FALSE"
+    # One aggregation over every rule's pairs: the first rule that found each pair, and a
+    # bit per rule (for the statistics below).
     con.execute(
         f"""
         CREATE OR REPLACE TABLE pairs AS
-        SELECT uid_l, uid_r, {names}[min(rule) + 1] AS match_key
-        FROM _rule_pairs GROUP BY uid_l, uid_r
+        SELECT (k >> 32)::BIGINT AS uid_l, (k & 4294967295)::BIGINT AS uid_r,
+               {names}[min(rule) + 1] AS match_key, bit_or(1::UBIGINT << rule) AS rules
+        FROM ({union}) GROUP BY k
         """
     )
-    counts = dict(con.execute("SELECT rule, count(*) FROM _rule_pairs GROUP BY rule").fetchall())
-    firsts = dict(
-        con.execute(
-            "SELECT r, count(*) FROM (SELECT min(rule) AS r FROM _rule_pairs "
-            "GROUP BY uid_l, uid_r) GROUP BY r"
-        ).fetchall()
-    )
-    con.execute("DROP TABLE _rule_pairs")
+    live = [i for i in range(len(rules)) if i not in skipped]
+    sums = ", ".join(f"sum(((rules >> {i}) & 1)::BIGINT)" for i in live) or "0"
+    found = con.execute(f"SELECT {sums} FROM pairs").fetchall()[0]
+    counts = {i: int(found[j] or 0) for j, i in enumerate(live)}
+    index = {r.name: i for i, r in enumerate(rules)}
+    firsts = {index[k]: int(n) for k, n in con.execute(
+        "SELECT match_key, count(*) FROM pairs GROUP BY match_key").fetchall()}
     stats = [
         RuleStats(rule.name, estimates[i], int(counts.get(i, 0)), int(firsts.get(i, 0)),
                   i in skipped)

@@ -63,8 +63,42 @@ def test_swapped_day_month_and_nickname_rules_find_their_pairs() -> None:
         linker._ensure_gammas()
         keys = dict(((a, b), k) for a, b, k in linker.con.execute(
             "SELECT uid_l, uid_r, match_key FROM pairs").fetchall())
-    assert keys[(0, 1)] == "swapped_dob+forename_initial"
+    assert keys[(0, 1)] == "swapped_dob+forename"
     assert keys[(2, 3)] == "dob+nickname"
+
+
+def test_a_record_without_a_usable_dob_is_paired_on_its_full_name() -> None:
+    tight = tuple(r for r in Settings().blocking if r.max_pairs_per_record is None)
+    frame = _frame([
+        ("Jade", "Smith", "2010-03-04", "TA1 2AB"),
+        ("Jade", "Smith", None, "LS6 1AB"),          # no DOB, moved
+        ("Jade", "Smith", "1900-01-01", "M1 1AE"),   # placeholder DOB, moved
+        ("Jade", "Smith", "2011-09-21", "B5 1AB"),   # a namesake, with a DOB
+    ])
+    with Linker({"a": frame}, settings=Settings(blocking=tight)) as linker:
+        linker._ensure_gammas()
+        keys = dict(((a, b), k) for a, b, k in linker.con.execute(
+            "SELECT uid_l, uid_r, match_key FROM pairs").fetchall())
+    assert keys == {(0, 1): "full_name+no_dob", (0, 2): "full_name+no_dob",
+                    (1, 2): "full_name+no_dob", (1, 3): "full_name+no_dob",
+                    (2, 3): "full_name+no_dob"}
+
+
+def test_pairs_and_rule_statistics_agree() -> None:
+    frame = _frame([("Jade", "Smith", "2010-03-04", "TA1 2AB"),
+                    ("Jade", "Smith", "2010-03-04", "TA1 2AB"),
+                    ("Jayde", "Smyth", "2010-04-03", "TA1 2AB"),
+                    ("Rob", "Khan", "2011-06-07", None)])
+    with Linker({"a": frame}) as linker:
+        linker._ensure_gammas()
+        stats = linker.blocking_stats
+        n_pairs = linker.con.execute("SELECT count(*) FROM pairs").fetchall()[0][0]
+        per_rule = dict(linker.con.execute(
+            "SELECT match_key, count(*) FROM pairs GROUP BY ALL").fetchall())
+    assert sum(s.new_pairs for s in stats) == n_pairs == 3
+    assert {s.rule: s.new_pairs for s in stats if s.new_pairs} == per_rule
+    assert all(s.pairs >= s.new_pairs for s in stats)
+    assert next(s for s in stats if s.rule == "dob+surname").pairs == 1
 
 
 def test_a_rule_that_would_explode_stops_before_materialising() -> None:

@@ -88,7 +88,8 @@ DOB: Final = Comparison(
 
 POSTCODE: Final = Comparison(
     name="postcode",
-    description="postcode: full, sector (TA1 2), district (TA1), or one character apart",
+    description="postcode: full, sector (TA1 2), district (TA1), two characters swapped, or "
+                "one character apart",
     levels=(
         L(label="missing", condition="l.pc IS NULL OR r.pc IS NULL", is_null=True,
           description="postcode missing"),
@@ -97,6 +98,11 @@ POSTCODE: Final = Comparison(
           description="same postcode sector"),
         L(label="district", condition="l.pc_outward = r.pc_outward",
           description="same postcode district"),
+        # Two neighbouring characters keyed the wrong way round (2169 / 2196): a slip of
+        # the fingers, far rarer between strangers than one wrong character.
+        L(label="transposed",
+          condition="levenshtein(l.pc, r.pc) = 2 AND damerau_levenshtein(l.pc, r.pc) = 1",
+          description="postcode with two characters swapped"),
         L(label="one_edit", condition="levenshtein(l.pc, r.pc) <= 1",
           description="postcode differs by one character"),
         L(label="different", condition="TRUE", description="postcodes differ"),
@@ -155,7 +161,7 @@ LOCATION: Final = Comparison(
           description="same postcode sector or partly the same address"),
         L(label="same_district",
           condition=f"NOT {_PC_MISSING} AND (l.pc_outward = r.pc_outward "
-                    "OR levenshtein(l.pc, r.pc) <= 1)",
+                    "OR damerau_levenshtein(l.pc, r.pc) <= 1)",
           description="same postcode district"),
         L(label="different", condition="TRUE", description="lives elsewhere"),
     ),

@@ -16,6 +16,7 @@ name matched is looked up for the reasons only (:mod:`cselink.explain`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from .._sql import quote_ident
@@ -25,7 +26,7 @@ from .levels import Comparison
 _RECORD_COLUMNS = ("uid, dob, dob_year, dob_ymd, dob_swapped, sex, pc, pc_outward, pc_sector, "
                    "addr, addr_tokens, nhs")
 
-#: The record columns names_sql reads.
+#: The record columns the name comparison reads.
 _NAME_COLUMNS = "uid, fn, sn, fn_set, sn_set"
 
 #: Every ``records`` column the comparisons read: a stand-in records table needs these.
@@ -39,26 +40,30 @@ _EVIDENCE = ("fn_l", "sn_l", "swapped")
 _STEM = "regexp_replace({}, '(sk|ck|dzk|ov|ev|in)(i|a|y)$', '\\1')"
 
 
-def names_sql(pairs_table: str, *, records_table: str = "records") -> str:
-    """One row per pair: the main names, whether any recorded names agree, and swaps."""
-    p, rec = quote_ident(pairs_table), quote_ident(records_table)
-    cols = _NAME_COLUMNS
-    return f"""
-    CREATE OR REPLACE TEMP TABLE _names AS
-    SELECT p.uid_l, p.uid_r, l.fn AS fn_l, r.fn AS fn_r, l.sn AS sn_l, r.sn AS sn_r,
-           coalesce(list_has_any(l.fn_set, r.fn_set), FALSE) AS fn_any,
-           coalesce(list_has_any(l.sn_set, r.sn_set), FALSE) AS sn_any,
-           coalesce(l.fn = r.sn AND l.sn = r.fn AND l.fn <> l.sn, FALSE) AS swap
-    FROM {p} p
-    JOIN (SELECT {cols} FROM {rec}) l ON l.uid = p.uid_l
-    JOIN (SELECT {cols} FROM {rec}) r ON r.uid = p.uid_r
+def _other_names(part: str) -> str:
+    """The record's set of ``part`` names when it holds more than its main name, else NULL.
+
+    Most records hold one name of each part; carrying NULL for them keeps lists out of
+    the pair joins, and the main names then settle "any name in common" by one equality.
     """
+    return (f"CASE WHEN len({part}_set) > 1 OR {part} IS DISTINCT FROM {part}_set[1] "
+            f"THEN {part}_set END AS {part}_more")
+
+
+def _any_sql(part: str) -> str:
+    """True when any name of ``part`` one record is known by is also one of the other's."""
+    return (f"coalesce(CASE WHEN l.{part}_more IS NULL AND r.{part}_more IS NULL "
+            f"THEN l.{part} = r.{part} ELSE list_has_any("
+            f"coalesce(l.{part}_more, [l.{part}]), coalesce(r.{part}_more, [r.{part}])) END, "
+            f"FALSE) AS {part}_any")
 
 
 def name_features_sql(
-    prefix: str, *, tokens_table: str = "name_tokens", alts_table: str = "name_alts"
+    prefix: str, *, pairs_table: str = "pairs", records_table: str = "records",
+    tokens_table: str = "name_tokens", alts_table: str = "name_alts",
 ) -> str:
     """Similarity features of each DISTINCT pair of main names of one part (fn or sn)."""
+    p, rec = quote_ident(pairs_table), quote_ident(records_table)
     tok, alts = quote_ident(tokens_table), quote_ident(alts_table)
     stem = f"{_STEM.format('d.a')} = {_STEM.format('d.b')} AND d.a <> d.b"
     return f"""
@@ -68,76 +73,127 @@ def name_features_sql(
            na.name IS NOT NULL AS {prefix}_alt,
            coalesce(ta.metaphone = tb.metaphone OR ta.nysiis = tb.nysiis, FALSE) AS {prefix}_phon,
            coalesce({stem}, FALSE) AS {prefix}_stem
-    FROM (SELECT DISTINCT {prefix}_l AS a, {prefix}_r AS b FROM _names
-          WHERE {prefix}_l IS NOT NULL AND {prefix}_r IS NOT NULL) d
+    FROM (SELECT DISTINCT l.{prefix} AS a, r.{prefix} AS b FROM {p} p
+          JOIN (SELECT uid, {prefix} FROM {rec}) l ON l.uid = p.uid_l
+          JOIN (SELECT uid, {prefix} FROM {rec}) r ON r.uid = p.uid_r
+          WHERE l.{prefix} IS NOT NULL AND r.{prefix} IS NOT NULL AND l.{prefix} <> r.{prefix}) d
     LEFT JOIN {alts} na ON na.name = d.a AND na.alt = d.b
     LEFT JOIN {tok} ta ON ta.name = d.a
     LEFT JOIN {tok} tb ON tb.name = d.b
     """
 
 
-def name_gammas_sql(forename: Comparison | None, surname: Comparison | None) -> str:
-    """Per pair, the forename and surname levels, with forename/surname swaps allowed for.
+#: Names agree across fields (a forename recorded as the other's surname) at this
+#: Jaro-Winkler similarity or more.
+CROSS_JW = 0.92
 
-    A swap (Smith Jade / Jade Smith) lifts both names to the near-miss level, no higher:
-    common names swap into other people's names too easily for more.
-    """
-    def gamma(c: Comparison | None) -> str:
-        if c is None:
-            return "NULL::INTEGER"
-        swap_level = c.gamma_of("jaro_winkler_at_least_0.92")
-        return (f"CASE WHEN swap THEN greatest({c.gamma_sql()}, {swap_level}) "
-                f"ELSE {c.gamma_sql()} END")
 
-    raised = []
-    for c in (forename, surname):
-        if c is not None:
-            raised.append(f"({c.gamma_sql()}) < {c.gamma_of('jaro_winkler_at_least_0.92')}")
-    swapped = f"swap AND ({' OR '.join(raised)})" if raised else "FALSE"
-    return f"""
-    CREATE OR REPLACE TEMP TABLE _name_gammas AS
-    SELECT uid_l, uid_r, fn_l, sn_l,
-           {gamma(forename)} AS g_fn, {gamma(surname)} AS g_sn, {swapped} AS swapped
-    FROM (
-        SELECT n.*, f.fn_jw, f.fn_alt, f.fn_phon, s.sn_jw, s.sn_phon, s.sn_stem
-        FROM _names n
-        LEFT JOIN _fn_feat f ON f.a = n.fn_l AND f.b = n.fn_r
-        LEFT JOIN _sn_feat s ON s.a = n.sn_l AND s.b = n.sn_r
-    )
+def _cross_sql(a: str, b: str) -> str:
+    """Jaro-Winkler of two names in different fields, where their first letters agree.
+
+    Computed per pair, so only where it can matter: names that agree this closely almost
+    always share their first letter, and most candidate pairs' crossed names do not.
     """
+    return f"CASE WHEN {a}[1] = {b}[1] THEN coalesce(jaro_winkler_similarity({a}, {b}), 0) END"
+
+
+def _name_gamma_sqls(forename: Comparison | None, surname: Comparison | None,
+                     ) -> tuple[str, str, str]:
+    """(forename gamma, surname gamma, swapped): SQL over one pair's name columns, with
+    ``g_fn0``/``g_sn0`` the levels of the names as recorded.
+
+    Names recorded in each other's fields are recognised when more of them agree crossed
+    (``x_fs``: l's forename ~ r's surname, ``x_sf``: the reverse) than in place:
+    both crossed (Smith Jade / Jade Smith, or with a typo) lifts both names to the
+    near-miss level, no higher, since common names swap into other people's names too
+    easily for more; one crossed (Lodge Adele / Gillian Lodge: a shared family name) counts
+    as a near-miss surname, and the two names left over are compared as forenames.
+    """
+    if forename is None or surname is None:
+        return ("g_fn0" if forename else "NULL::INTEGER",
+                "g_sn0" if surname else "NULL::INTEGER", "FALSE")
+    fj, sj = forename.gamma_of("jaro_winkler_at_least_0.92"), surname.gamma_of(
+        "jaro_winkler_at_least_0.92")
+    similar = forename.gamma_of("similar_or_sounds_alike")
+    a, b = f"coalesce(x_fs >= {CROSS_JW}, FALSE)", f"coalesce(x_sf >= {CROSS_JW}, FALSE)"
+    straight = f"(g_fn0 >= {fj})::INT + (g_sn0 >= {sj})::INT"
+    use = f"({a})::INT + ({b})::INT > {straight}"
+
+    def left_over(x: str, y: str) -> str:
+        return (f"CASE WHEN {x} IS NULL OR {y} IS NULL THEN -1 "
+                f"WHEN jaro_winkler_similarity({x}, {y}) >= 0.80 THEN {similar} ELSE 0 END")
+
+    g_fn = (f"CASE WHEN NOT ({use}) THEN g_fn0 WHEN {a} AND {b} THEN greatest(g_fn0, {fj}) "
+            f"WHEN {a} THEN {left_over('sn_l', 'fn_r')} ELSE {left_over('fn_l', 'sn_r')} END")
+    g_sn = f"CASE WHEN {use} THEN greatest(g_sn0, {sj}) ELSE g_sn0 END"
+    return g_fn, g_sn, use
 
 
 def gammas_sql(
     comparisons: Sequence[Comparison], *, pairs_table: str, out_table: str,
     temporary: bool = False, evidence: bool = True, records_table: str = "records",
 ) -> str:
-    """The gamma table: record comparisons on ``l``/``r`` plus the best name combination."""
+    """The gamma table, in one pass over the pairs: each pair joins its two records once.
+
+    Name similarities come from ``_fn_feat`` / ``_sn_feat`` (one row per DISTINCT pair of
+    different main names, see :func:`name_features_sql`); equal names need no look-up.
+    """
     p, out = quote_ident(pairs_table), quote_ident(out_table)
     rec = quote_ident(records_table)
+    by_name = {c.name: c for c in comparisons}
+    g_fn, g_sn, swapped = _name_gamma_sqls(by_name.get("forename"), by_name.get("surname"))
     cols = []
     for c in comparisons:
         if c.name == "forename":
-            cols.append("b.g_fn AS gamma_forename")
+            cols.append(f"({g_fn})::TINYINT AS gamma_forename")
         elif c.name == "surname":
-            cols.append("b.g_sn AS gamma_surname")
+            cols.append(f"({g_sn})::TINYINT AS gamma_surname")
         else:
             cols.append(f"({c.gamma_sql()})::TINYINT AS {quote_ident(c.gamma_column)}")
-    evidence_cols = "".join(f", b.{k} AS {k}" for k in (_EVIDENCE if evidence else ()))
+    evidence_sql = {"fn_l": "fn_l", "sn_l": "sn_l", "swapped": f"{swapped} AS swapped"}
+    evidence_cols = "".join(f", {evidence_sql[k]}" for k in (_EVIDENCE if evidence else ()))
     features = {name: sql for c in comparisons for name, sql in c.features}
     feature_cols = "".join(f", {sql} AS {quote_ident(name)}" for name, sql in features.items())
-    # The inner query carries each record as a struct (l, r), so the level conditions read
-    # l.<column> / r.<column> unchanged, and computes every feature once per pair.
+    record_cols = (f"{_RECORD_COLUMNS}, fn, sn, {_other_names('fn')}, {_other_names('sn')}")
+    # The record columns travel flat (l_dob, r_dob, ...): packing each record into a struct
+    # costs three times the join itself over millions of pairs.
+    flat = ", ".join(f"{side}.{col} AS {side}_{col}" for col in _RECORD_COLUMNS.split(", ")
+                     for side in "lr")
+    same = "coalesce({0}_l = {0}_r, FALSE)"
+    forename, surname = by_name.get("forename"), by_name.get("surname")
+    g0 = "".join(f", ({c.gamma_sql()}) AS g_{c.name[0]}n0" for c in (forename, surname) if c)
     return f"""
     CREATE OR REPLACE {"TEMP TABLE" if temporary else "TABLE"} {out} AS
-    SELECT p.uid_l, p.uid_r, p.match_key, {", ".join(cols)}{evidence_cols}
-    FROM (
-        SELECT p.uid_l, p.uid_r, p.match_key, l, r{feature_cols}
-        FROM {p} p
-        JOIN (SELECT {_RECORD_COLUMNS} FROM {rec}) l ON l.uid = p.uid_l
-        JOIN (SELECT {_RECORD_COLUMNS} FROM {rec}) r ON r.uid = p.uid_r
-    ) p
-    LEFT JOIN _name_gammas b ON b.uid_l = p.uid_l AND b.uid_r = p.uid_r
+    SELECT uid_l, uid_r, match_key, {_flat(", ".join(cols))}{_flat(evidence_cols)}
+    FROM (SELECT *{g0} FROM (
+        SELECT p.*,
+               CASE WHEN {same.format('fn')} THEN 1.0 ELSE f.fn_jw END AS fn_jw,
+               coalesce(f.fn_alt, {same.format('fn')}) AS fn_alt,
+               coalesce(f.fn_phon, {same.format('fn')}) AS fn_phon,
+               CASE WHEN {same.format('sn')} THEN 1.0 ELSE s.sn_jw END AS sn_jw,
+               coalesce(s.sn_phon, {same.format('sn')}) AS sn_phon,
+               coalesce(s.sn_stem, FALSE) AS sn_stem
+        FROM (
+            SELECT p.uid_l, p.uid_r, p.match_key, {flat}{feature_cols},
+                   l.fn AS fn_l, r.fn AS fn_r, l.sn AS sn_l, r.sn AS sn_r,
+                   {_any_sql('fn')}, {_any_sql('sn')},
+                   {_cross_sql('l.fn', 'r.sn')} AS x_fs, {_cross_sql('l.sn', 'r.fn')} AS x_sf
+            FROM {p} p
+            JOIN (SELECT {record_cols} FROM {rec}) l ON l.uid = p.uid_l
+            JOIN (SELECT {record_cols} FROM {rec}) r ON r.uid = p.uid_r
+        ) p
+        LEFT JOIN _fn_feat f ON f.a = p.fn_l AND f.b = p.fn_r
+        LEFT JOIN _sn_feat s ON s.a = p.sn_l AND s.b = p.sn_r
+    ))
     """
+
+
+_SIDE_COLUMN = re.compile(r"\b([lr])\.([a-z_][a-z0-9_]*)\b")
+
+
+def _flat(sql: str) -> str:
+    """Level conditions read records as ``l.<column>``/``r.<column>``; here they are flat."""
+    return _SIDE_COLUMN.sub(r"\1_\2", sql)
 
 
 def comparison_sqls(
@@ -152,13 +208,9 @@ def comparison_sqls(
     tables; any tables of the same columns that hold every record (and every main name)
     of the pairs give the same gammas, which is how a look-up avoids the full tables.
     """
-    by_name = {c.name: c for c in comparisons}
-    names = {"tokens_table": tokens_table, "alts_table": alts_table}
-    stmts = [names_sql(pairs_table, records_table=records_table),
-             name_features_sql("fn", **names), name_features_sql("sn", **names),
-             name_gammas_sql(by_name.get("forename"), by_name.get("surname")),
-             gammas_sql(comparisons, pairs_table=pairs_table, out_table=out_table,
-                        temporary=temporary, evidence=evidence, records_table=records_table),
-             "DROP TABLE _names", "DROP TABLE _fn_feat", "DROP TABLE _sn_feat",
-             "DROP TABLE _name_gammas"]
-    return stmts
+    tables = {"pairs_table": pairs_table, "records_table": records_table,
+              "tokens_table": tokens_table, "alts_table": alts_table}
+    return [name_features_sql("fn", **tables), name_features_sql("sn", **tables),
+            gammas_sql(comparisons, pairs_table=pairs_table, out_table=out_table,
+                       temporary=temporary, evidence=evidence, records_table=records_table),
+            "DROP TABLE _fn_feat", "DROP TABLE _sn_feat"]

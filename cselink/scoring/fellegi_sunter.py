@@ -40,12 +40,18 @@ def tf_tables_sql() -> list[str]:
     ]
 
 
+def _num(value: float) -> str:
+    """A DOUBLE literal. A bare 1.25 is a DECIMAL in DuckDB, and sums of DECIMALs of
+    different scales widen to 128-bit arithmetic: ten times slower over millions of pairs."""
+    return f"'{value!r}'::DOUBLE"
+
+
 def _weight_case(model: Model, name: str) -> str:
     c = COMPARISONS[name]
     whens = " ".join(
-        f"WHEN {g} THEN {model.weight(name, g)!r}" for g in range(c.n_levels)
+        f"WHEN {g} THEN {_num(model.weight(name, g))}" for g in range(c.n_levels)
     )
-    return f"CASE {quote_ident(c.gamma_column)} {whens} ELSE 0.0 END"
+    return f"CASE {quote_ident(c.gamma_column)} {whens} ELSE 0.0::DOUBLE END"
 
 
 def scores_sql(
@@ -57,10 +63,16 @@ def scores_sql(
     tf_cap: float = 6.0,
     twins_probability: float | None = 0.001,
     temporary: bool = False,
+    swapped_column: bool = True,
 ) -> str:
-    """The scores table: gammas plus mw_<comparison>, match_weight, match_probability."""
+    """The scores table: gammas plus mw_<comparison>, match_weight, match_probability.
+
+    ``swapped_column``: the gammas carry ``swapped`` (names matched across fields), which
+    limits their term-frequency adjustment to a penalty.
+    """
     g, out = quote_ident(gammas_table), quote_ident(out_table)
     mw_cols, joins = [], []
+    swapped = swapped_column
     for name in model.comparisons:
         c = COMPARISONS[name]
         expr = _weight_case(model, name)
@@ -74,11 +86,17 @@ def scores_sql(
                          f"FROM {table}) {consts}")
             adj = (
                 f"greatest(least(log2({consts}.u_exact / coalesce({alias}.tf, {consts}.tf_min)), "
-                f"{tf_cap!r}), {-tf_cap!r})"
+                f"{_num(tf_cap)}), {_num(-tf_cap)})"
             )
+            # A name that agrees only across fields (Nguyen Lachlan / Lachlan Nguyen) earns
+            # no bonus for being rare, but pays for being common: common names swap into
+            # other people's names easily.
+            crossed = (f"WHEN coalesce(g.swapped, FALSE) AND {quote_ident(c.gamma_column)} = "
+                       f"{c.gamma_of('jaro_winkler_at_least_0.92')} THEN least({adj}, 0.0::DOUBLE) "
+                       if swapped else "")
             expr = (
                 f"({expr}) + CASE WHEN {quote_ident(c.gamma_column)} IN ({', '.join(exact)}) "
-                f"THEN {adj} ELSE 0.0 END"
+                f"THEN {adj} {crossed}ELSE 0.0::DOUBLE END"
             )
         mw_cols.append(f"{expr} AS {quote_ident('mw_' + name)}")
     total = " + ".join(quote_ident("mw_" + n) for n in model.comparisons) or "0.0"
@@ -93,13 +111,13 @@ def scores_sql(
         SELECT g.*, {", ".join(mw_cols)}
         FROM {g} g {" ".join(joins)}
     ), t AS (
-        SELECT *, {model.prior_weight!r} + {total} AS raw_weight, {twins} AS possible_twins
+        SELECT *, {_num(model.prior_weight)} + {total} AS raw_weight, {twins} AS possible_twins
         FROM w
     )
     SELECT * EXCLUDE (raw_weight),
-           CASE WHEN possible_twins THEN least(raw_weight, {cap_weight!r})
+           CASE WHEN possible_twins THEN least(raw_weight, {_num(cap_weight)})
                 ELSE raw_weight END AS match_weight,
-           1.0 / (1.0 + pow(2.0, -(CASE WHEN possible_twins THEN least(raw_weight, {cap_weight!r})
+           1.0 / (1.0 + pow(2.0, -(CASE WHEN possible_twins THEN least(raw_weight, {_num(cap_weight)})
                                         ELSE raw_weight END))) AS match_probability
     FROM t
     """
