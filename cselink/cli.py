@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from ._version import __version__
@@ -94,7 +95,7 @@ def cmd_link(args: argparse.Namespace) -> int:
     settings = _settings(args, "link")
     sources = _sources([args.left, args.right])
     with Linker(sources, settings=settings,  # type: ignore[arg-type]
-                model=args.model) as linker:
+                model=args.model, memory_limit=args.memory_limit) as linker:
         if args.truth:
             linker.fit(truth=_read_pairs(Path(args.truth)))
         pairs = linker.predict(args.threshold)
@@ -114,7 +115,8 @@ def cmd_dedupe(args: argparse.Namespace) -> int:
     _check_out(out)
     settings = _settings(args, "dedupe")
     sources = _sources(args.files)
-    with Linker(sources, settings=settings, model=args.model) as linker:  # type: ignore[arg-type]
+    with Linker(sources, settings=settings, model=args.model,  # type: ignore[arg-type]
+                memory_limit=args.memory_limit) as linker:
         clusters = linker.cluster(args.threshold)
         _write_table(clusters, out)
         if args.pairs_out:
@@ -312,6 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--no-twins-guard", action="store_true",
                        help="do not hold back pairs that look like twins (for data known to "
                             "have no twins, such as FEBRL)")
+        p.add_argument("--memory-limit", metavar="SIZE", default=None,
+                       help="DuckDB memory limit, e.g. 2GB; above it work spills to disk "
+                            "(default: 80%% of RAM)")
 
     p = sub.add_parser("link", parents=[common], help="link two files",
                        description="Link two canonical files (CSV or Parquet, or "
@@ -463,6 +468,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("cselink: interrupted\n")
         return 130
+    except duckdb.OutOfMemoryException:
+        if args.debug:
+            traceback.print_exc()
+        limit = getattr(args, "memory_limit", None)
+        sys.stderr.write(
+            "cselink: error: DuckDB ran out of memory"
+            + (f" under --memory-limit {limit}; raise it" if limit else "; free some memory")
+            + " or give it a faster temporary disk\n"
+        )
+        return 2
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback by default
         if args.debug:
             traceback.print_exc()

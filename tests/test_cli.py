@@ -56,6 +56,25 @@ def test_dedupe_writes_every_record_once(febrl_files, tmp_path) -> None:
     assert set(clusters["source"]) == {"left", "right"}
 
 
+def test_dedupe_under_a_small_memory_limit_spills_and_gives_the_same_clusters(
+        febrl_files, tmp_path, capsys) -> None:
+    left, right, _ = febrl_files
+    free, tight = tmp_path / "free.csv", tmp_path / "tight.csv"
+    assert main(["dedupe", str(left), str(right), "--out", str(free), "-q"]) == 0
+    assert main(["dedupe", str(left), str(right), "--out", str(tight), "-q",
+                 "--memory-limit", "200MB"]) == 0
+    assert pd.read_csv(free, dtype=str).equals(pd.read_csv(tight, dtype=str))
+    code = main(["dedupe", str(left), "--out", str(tmp_path / "x.csv"),
+                 "--memory-limit", "lots"])
+    err = capsys.readouterr().err
+    assert code == 2 and "memory_limit" in err and "Traceback" not in err
+    code = main(["dedupe", str(left), str(right), "--out", str(tmp_path / "y.csv"),
+                 "--memory-limit", "8MB"])
+    err = capsys.readouterr().err
+    assert code == 2 and "out of memory under --memory-limit 8MB" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_missing_file_is_exit_2_with_one_line(tmp_path, capsys) -> None:
     missing = tmp_path / "nope.csv"
     other = tmp_path / "other.csv"
