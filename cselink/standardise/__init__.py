@@ -164,9 +164,12 @@ def standardise(
     markers = " OR ".join(
         f"(month(i.dob) = {int(m)} AND day(i.dob) = {int(d)})" for m, d in year_only_markers
     ) or "FALSE"
+    # The records' columns first (a temporary table, unordered), then the name variants
+    # from it, then ``records`` written once, in uid order, with each record's name sets.
+    base_table = "_std_records_base"
     con.execute(
         f"""
-        CREATE OR REPLACE {kind} {rec} AS
+        CREATE OR REPLACE TEMP TABLE {base_table} AS
         WITH base AS (
             SELECT i.uid, i.source, i.record_id, i.sex, i.nhs_number, i.nhs_number_valid,
                    fm.fn, fm.fn_rest, sm.sn, sm.sn_parts,
@@ -208,9 +211,10 @@ def standardise(
                CASE WHEN nhs_number_valid THEN regexp_replace(nhs_number, '[^0-9]', '', 'g')
                     END AS nhs
         FROM base
-        ORDER BY uid
         """
     )
+    out_records = rec
+    rec = base_table
     rel = ", ".join(f"'{s}'" for s in sorted(RELIGIOUS_SURNAMES))
     con.execute(
         f"""
@@ -251,9 +255,9 @@ def standardise(
     # name" in one list test per pair instead of a join of every variant with every other.
     con.execute(
         f"""
-        CREATE OR REPLACE {kind} {rec} AS
+        CREATE OR REPLACE {kind} {out_records} AS
         SELECT r.*, coalesce(s.fn_set, []) AS fn_set, coalesce(s.sn_set, []) AS sn_set
-        FROM {rec} r
+        FROM {base_table} r
         LEFT JOIN (
             SELECT uid, list_sort(list_distinct(list(fn))) AS fn_set,
                    list_sort(list_distinct(list(sn))) AS sn_set
@@ -273,5 +277,5 @@ def standardise(
     )
     con.execute(f"ALTER TABLE {tokens_table} RENAME COLUMN raw TO name")
     for t in ("_fn_map", "_sn_map", "_mid_map", "_alias_map", "_former_map", "_pc_map",
-              "_addr_map", "_addr_pc_map"):
+              "_addr_map", "_addr_pc_map", base_table):
         con.execute(f"DROP TABLE IF EXISTS {t}")
