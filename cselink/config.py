@@ -98,6 +98,8 @@ DEFAULT_BLOCKING: Final[tuple[BlockingRule, ...]] = (
                  max_pairs_per_record=2.0),
     BlockingRule(name="names_sound_alike_nysiis", keys=("fn_nysiis", "sn_nysiis"),
                  max_pairs_per_record=2.0),
+    BlockingRule(name="surname+birth_year", keys=("sn", "dob_year"), max_pairs_per_record=2.0),
+    BlockingRule(name="forename+birth_year", keys=("fn", "dob_year"), max_pairs_per_record=2.0),
     BlockingRule(name="dob_only", keys=("dob",), max_pairs_per_record=2.0),
     BlockingRule(name="address_only", keys=("addr_head",), max_pairs_per_record=2.0),
     BlockingRule(name="dob+forename_initial", keys=("dob", "fn_initial"),

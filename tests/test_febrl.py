@@ -26,9 +26,10 @@ def test_febrl4_link_unsupervised() -> None:
                 settings=FEBRL.with_(link_type="link")) as linker:
         pairs = linker.predict(0.5)
     m = pair_metrics(list(zip(pairs.record_id_l, pairs.record_id_r, strict=True)), truth)
-    assert m.precision >= 0.998
-    assert m.recall >= 0.99
-    assert m.f1 >= 0.995
+    # Measured: P 1.0000, R 0.9966, F1 0.9983 (issue 2's target is F1 >= 0.998).
+    assert m.precision >= 0.999
+    assert m.recall >= 0.995
+    assert m.f1 >= 0.998
     assert pairs["reasons"].str.len().gt(0).all()
 
 
@@ -37,12 +38,17 @@ def test_febrl3_dedupe_unsupervised() -> None:
     truth = [tuple(x) for x in links.tolist()]
     with Linker({"febrl3": canonical_febrl(df)}, settings=FEBRL) as linker:
         clusters = linker.cluster(0.5)
+        pairs = linker.predict(0.5)
         rejected = linker.ingest_report.rows_rejected
     assert len(clusters) + rejected == len(df)  # every record once, or rejected
     assert rejected <= 10
+    # Measured: pairwise P 0.9995, R 0.9910, F1 0.9952; by clusters F1 0.9985.
     m = pair_metrics(cluster_pairs(clusters), truth)
     assert m.precision >= 0.998
-    assert m.f1 >= 0.993
+    assert m.f1 >= 0.997
+    pairwise = pair_metrics(list(zip(pairs.record_id_l, pairs.record_id_r, strict=True)), truth)
+    assert pairwise.precision >= 0.999
+    assert pairwise.f1 >= 0.995
 
 
 @pytest.mark.parametrize("twins", [None, 0.001])
