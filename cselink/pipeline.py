@@ -99,12 +99,12 @@ class Linker:
         model: a trained model (or the path of a model JSON) to score with; without one,
             :meth:`fit` trains by EM when first needed.
         database: ``":memory:"`` (default) or a DuckDB file to keep the tables in.
-
         memory_limit: DuckDB's memory limit, e.g. ``"2GB"`` (default: DuckDB's, 80% of
             RAM). Above it, joins and aggregations spill to ``temp_directory``.
         temp_directory: where DuckDB spills (default: DuckDB's, beside the database or
             ``.tmp`` for an in-memory one). Spilled pages hold personal data: keep it on an
             encrypted disk the data may live on.
+
     Examples:
         >>> import pandas as pd, cselink
         >>> a = pd.DataFrame({"record_id": ["1"], "forename": ["Jade"], "surname": ["Smith"]})
@@ -128,14 +128,13 @@ class Linker:
         settings: Settings | None = None,
         model: Model | str | Path | None = None,
         database: str | Path = ":memory:",
-    ) -> None:
         memory_limit: str | None = None,
         temp_directory: str | Path | None = None,
+    ) -> None:
         self.settings = settings or Settings()
         self._persistent = str(database) != ":memory:"
         self.con = duckdb.connect(str(database))
         self.con.execute("SET enable_progress_bar = false")
-        self.timings: dict[str, float] = {}
         try:
             if memory_limit is not None:
                 self.con.execute("SET memory_limit = ?", [str(memory_limit)])
@@ -143,6 +142,7 @@ class Linker:
                 self.con.execute("SET temp_directory = ?", [str(temp_directory)])
         except duckdb.Error as exc:
             raise UsageError(f"bad memory_limit or temp_directory: {exc}") from None
+        self.timings: dict[str, float] = {}
         self.sources = as_sources(sources)
         self._model = Model.load(model) if isinstance(model, str | Path) else model
         self._stage = 0
