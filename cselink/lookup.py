@@ -49,6 +49,10 @@ LOOKUP_RECORD_COLUMNS: Final[tuple[str, ...]] = (
 
 _VARIANT_COLUMNS = "uid, kind, fn, sn, detail"
 
+#: What the look-up tables hold, as recorded in ``cselink_meta``: tables of another layout
+#: (an index searched by an earlier version) are built again.
+LOOKUP_LAYOUT: Final[str] = "2;" + ",".join(LOOKUP_RECORD_COLUMNS) + ";" + _VARIANT_COLUMNS
+
 
 def _records_with_codes_sql(records: str, tokens: str) -> str:
     """SELECT the look-up record columns from a records table and its name tokens."""

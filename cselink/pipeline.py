@@ -36,6 +36,7 @@ from .errors import UsageError
 from .explain import evidence_sql, reasons_sql
 from .ingest import IngestReport, Source, load_sources
 from .lookup import (
+    LOOKUP_LAYOUT,
     candidate_sqls,
     candidate_variants_sqls,
     lookup_tables_sqls,
@@ -195,8 +196,9 @@ class Linker:
     def _ensure_lookup(self) -> tuple[int, int]:
         """Build the look-up tables of :mod:`cselink.lookup` once (kept in the database file).
 
-        They are current when ``cselink_meta`` says so: ``_save_meta`` rewrites that table
-        whenever the records are ingested again, which drops the mark.
+        They are current when ``cselink_meta`` records their layout (:data:`LOOKUP_LAYOUT`):
+        ``_save_meta`` rewrites that table whenever the records are ingested again (or a
+        model trained), which drops the record, and tables of another layout are rebuilt.
 
         Returns:
             The number of indexed records and the first uid free for queries.
@@ -207,10 +209,10 @@ class Linker:
         if self._lookup is not None:
             return self._lookup
         con = self.con
-        if not (self._persistent and self._meta_value("lookup") == "current"):
+        if not (self._persistent and self._meta_value("lookup") == LOOKUP_LAYOUT):
             if self._read_only:
-                raise UsageError("the index has no look-up tables yet: search it once "
-                                 "without read_only to build them")
+                raise UsageError("the index has no look-up tables of this version: search "
+                                 "it once without read_only to build them")
             with self._timed("lookup_index"):
                 # Uncompressed: DuckDB fetches a row through an ART index from an
                 # uncompressed column in microseconds, from a compressed one in about a
@@ -228,7 +230,7 @@ class Linker:
                         con.execute("CHECKPOINT")
                 finally:
                     con.execute(f"SET force_compression = {quote_literal(str(was))}")
-                self._put_meta("lookup", "current")
+                self._put_meta("lookup", LOOKUP_LAYOUT)
         n, free = con.execute(
             "SELECT count(*), coalesce(max(uid) + 1, 0) FROM lookup_records").fetchall()[0]
         self._lookup = (int(n), int(free))

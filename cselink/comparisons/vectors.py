@@ -5,7 +5,7 @@ Reads a pair table (``uid_l, uid_r, match_key``), ``records``, ``name_tokens`` a
 passes small tables holding only the records of its candidate pairs); writes the gamma
 table:
 
-    uid_l, uid_r, match_key, gamma_<comparison>..., fn_l, sn_l, swapped
+    uid_l, uid_r, match_key, gamma_<comparison>..., twin_given_names, fn_l, sn_l, swapped
 
 Main names are compared with similarity levels; every other name a record is known by
 (aliases, former surnames, surname parts, middle names: ``records.fn_set``/``sn_set``) is
@@ -27,7 +27,7 @@ _RECORD_COLUMNS = ("uid, dob, dob_year, dob_ymd, dob_swapped, sex, pc, pc_outwar
                    "addr, addr_tokens, nhs")
 
 #: The record columns the name comparison reads.
-_NAME_COLUMNS = "uid, fn, sn, fn_set, sn_set"
+_NAME_COLUMNS = "uid, fn, sn, fn_set, sn_set, mid"
 
 #: Every ``records`` column the comparisons read: a stand-in records table needs these.
 COMPARED_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys(
@@ -48,6 +48,38 @@ def _other_names(part: str) -> str:
     """
     return (f"CASE WHEN len({part}_set) > 1 OR {part} IS DISTINCT FROM {part}_set[1] "
             f"THEN {part}_set END AS {part}_more")
+
+
+def _given_apart_sql(fn_l: str, mid_l: str, fn_r: str, mid_r: str) -> str:
+    """True when two records share a given name (forename or middle name) and each has a
+    given name the other lacks. Aliases do not count: a child known by an alias is one child.
+    """
+    gl = f"list_prepend({fn_l}, coalesce({mid_l}, []))"
+    gr = f"list_prepend({fn_r}, coalesce({mid_r}, []))"
+    return (f"coalesce({fn_l} IS NOT NULL AND {fn_r} IS NOT NULL "
+            f"AND ({mid_l} IS NOT NULL OR {mid_r} IS NOT NULL) AND list_has_any({gl}, {gr}) "
+            f"AND len(list_filter({gl}, lambda x: NOT list_contains({gr}, x))) > 0 "
+            f"AND len(list_filter({gr}, lambda x: NOT list_contains({gl}, x))) > 0, FALSE)")
+
+
+def _twin_given_names_sql(forename: Comparison | None) -> str:
+    """True when the forenames agree only as twins' often do: one's middle name is the other's.
+
+    Twins are often given each other's forename as a middle name (Jade Anne / Anne Marie).
+    Such a pair shares a given name while each has a given name the other lacks
+    (``fn_given_apart``, from :func:`_given_apart_sql`), and the main forenames clearly
+    differ (no forename level above ``initial`` without the other names). One child who
+    goes by a middle name in one agency (Jade Anne / Anne Jade, or Jade Anne / Anne) has
+    no given name the other lacks, so it is not flagged. Reads ``fn_given_apart``,
+    ``fn_l``, ``fn_r`` and the forename features.
+    """
+    if forename is None:
+        return "FALSE"
+    floor = forename.gamma_of("initial")
+    similar = " OR ".join(f"({lv.condition})" for lv in forename.non_null_levels
+                          if forename.gamma_of(lv.label) > floor
+                          and lv.label != "exact_other_name")
+    return f"(fn_given_apart AND NOT coalesce({similar}, FALSE))"
 
 
 def _any_sql(part: str) -> str:
@@ -154,7 +186,10 @@ def gammas_sql(
     evidence_cols = "".join(f", {evidence_sql[k]}" for k in (_EVIDENCE if evidence else ()))
     features = {name: sql for c in comparisons for name, sql in c.features}
     feature_cols = "".join(f", {sql} AS {quote_ident(name)}" for name, sql in features.items())
-    record_cols = (f"{_RECORD_COLUMNS}, fn, sn, {_other_names('fn')}, {_other_names('sn')}")
+    record_cols = (f"{_RECORD_COLUMNS}, fn, sn, {_other_names('fn')}, {_other_names('sn')}, "
+                   "CASE WHEN len(mid) > 0 THEN mid END AS mid_more")
+    # Not evidence: the twins-and-siblings guard reads it, in training too.
+    twins = f", {_twin_given_names_sql(by_name.get('forename'))} AS twin_given_names"
     # The record columns travel flat (l_dob, r_dob, ...): packing each record into a struct
     # costs three times the join itself over millions of pairs.
     flat = ", ".join(f"{side}.{col} AS {side}_{col}" for col in _RECORD_COLUMNS.split(", ")
@@ -164,7 +199,7 @@ def gammas_sql(
     g0 = "".join(f", ({c.gamma_sql()}) AS g_{c.name[0]}n0" for c in (forename, surname) if c)
     return f"""
     CREATE OR REPLACE {"TEMP TABLE" if temporary else "TABLE"} {out} AS
-    SELECT uid_l, uid_r, match_key, {_flat(", ".join(cols))}{_flat(evidence_cols)}
+    SELECT uid_l, uid_r, match_key, {_flat(", ".join(cols))}{twins}{_flat(evidence_cols)}
     FROM (SELECT *{g0} FROM (
         SELECT p.*,
                CASE WHEN {same.format('fn')} THEN 1.0 ELSE f.fn_jw END AS fn_jw,
@@ -177,6 +212,8 @@ def gammas_sql(
             SELECT p.uid_l, p.uid_r, p.match_key, {flat}{feature_cols},
                    l.fn AS fn_l, r.fn AS fn_r, l.sn AS sn_l, r.sn AS sn_r,
                    {_any_sql('fn')}, {_any_sql('sn')},
+                   {_given_apart_sql('l.fn', 'l.mid_more', 'r.fn', 'r.mid_more')}
+                       AS fn_given_apart,
                    {_cross_sql('l.fn', 'r.sn')} AS x_fs, {_cross_sql('l.sn', 'r.fn')} AS x_sf
             FROM {p} p
             JOIN (SELECT {record_cols} FROM {rec}) l ON l.uid = p.uid_l

@@ -128,8 +128,12 @@ def relatives_sql(comparisons: Sequence[str]) -> str | None:
 
     Same surname, the same home (address or postcode), no shared NHS number, and either
     clearly different forenames, or dates of birth clearly apart with a forename that only
-    agrees through a middle name, nickname or near spelling: that is what twins and siblings
-    look like, not one person recorded twice.
+    agrees through a middle name, nickname or near spelling, or the same date of birth with
+    forenames that only sound alike or that agree only because one's middle name is the
+    other's forename while each is known by a forename the other lacks (``twin_given_names``:
+    twins named after each other, Jade Anne / Anne Marie; Jade Anne / Anne Jade is one
+    child going by a middle name): that is what twins and siblings look like, not one
+    person recorded twice. Reads the gamma columns and ``twin_given_names``.
     """
     comps = set(comparisons)
     if not {"forename", "surname"} <= comps:
@@ -153,11 +157,14 @@ def relatives_sql(comparisons: Sequence[str]) -> str | None:
         dc = COMPARISONS["dob"]
         apart = ", ".join(str(dc.gamma_of(x)) for x in
                           ("different", "same_year", "same_year_and_month"))
-        # Twins: the same date of birth, forenames that only sound alike (Jayden, Jaylen).
+        # Twins: the same date of birth, forenames that only sound alike (Jayden, Jaylen),
+        # or one twin's forename is the other's middle name (twin_given_names, see
+        # cselink.comparisons.vectors).
         different = (f"({different} OR (gamma_dob IN ({apart}) AND gamma_forename BETWEEN 0 "
                      f"AND {fc.gamma_of('exact_other_name')}) OR (gamma_dob = "
-                     f"{dc.gamma_of('exact')} AND gamma_forename BETWEEN 0 AND "
-                     f"{fc.gamma_of('similar_or_sounds_alike')}))")
+                     f"{dc.gamma_of('exact')} AND (gamma_forename BETWEEN 0 AND "
+                     f"{fc.gamma_of('similar_or_sounds_alike')} "
+                     f"OR coalesce(twin_given_names, FALSE))))")
     # The same family name, in any recorded form (Kowalski/Kowalska twins, a former surname).
     return (
         f"(gamma_surname >= {sc.gamma_of('jaro_winkler_at_least_0.92')} "
