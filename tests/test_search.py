@@ -209,3 +209,15 @@ def test_search_of_an_in_memory_linker_needs_no_file(folder: Path) -> None:
     assert (best["record_id"] == best["query_id"]).all() and (best["source"] == "health").all()
     assert set(c for c in out.columns if c.startswith("gamma_")) == {
         COMPARISONS[c].gamma_column for c in Settings().comparisons}
+
+
+def test_search_leaves_the_connection_as_it_found_it(index: Path, queries: pd.DataFrame) -> None:
+    with Linker.open(index) as linker:
+        state = "SELECT current_database(), current_setting('search_path'), " \
+                "current_setting('threads')"
+        before = linker.con.execute(state).fetchall()
+        linker.search(queries.head(1))
+        assert linker.con.execute(state).fetchall() == before
+        names = {r[0] for r in linker.con.execute(
+            "SELECT database_name FROM duckdb_databases()").fetchall()}
+        assert "cselink_query" not in names
