@@ -175,6 +175,165 @@ def test_blocking_keys_keep_broad_keys_only_when_affordable(monkeypatch) -> None
     assert ("surname",) in keys and ("forename",) not in keys and ("postcode",) not in keys
 
 
+def _plan_frame() -> pd.DataFrame:
+    """Eight records: six share a DOB, six share an alias, two have swapped names."""
+    return peers.prepare_records(
+        pd.DataFrame(
+            {
+                "record_id": [str(i) for i in range(8)],
+                "forename": ["amy", "amy", "amy", "ben", "ben", "cat", "smith", "young"],
+                "surname": ["smith", "smyth", "jones", "brown", "green", "cat", "young", "smith"],
+                "dob": ["2001-01-01"] * 6 + ["1999-05-05", "1999-05-06"],
+                "postcode": ["AB1 2CD"] * 4 + ["EF3 1AA", "CD2 1AA", "", "AB1 2CD"],
+                "aliases": ["", "", "jo bloggs", "jo bloggs", "jo bloggs", "jo bloggs",
+                            "jo bloggs", "jo bloggs"],
+            }
+        )
+    )
+
+
+def _brute_force_count(frames: list[pd.DataFrame], key: tuple[str, ...]) -> int:
+    """The pairs a join on ``key`` makes, one record pair at a time (a pair on list
+    columns once per shared combination of elements, as the group-by counts them)."""
+    left, right = frames[0], frames[-1]
+
+    def joins(a: pd.Series, b: pd.Series) -> int:
+        shared = 1
+        for column in key:
+            if column == peers.SWAPPED_NAMES:
+                shared *= int(a["forename"] is not None and a["surname"] is not None
+                              and a["forename"] == b["surname"]
+                              and a["surname"] == b["forename"])
+            elif column in peers.ARRAY_COLUMNS:
+                shared *= len(set(a[column] or ()) & set(b[column] or ()))
+            else:
+                shared *= int(a[column] is not None and a[column] == b[column])
+        return shared
+
+    return sum(
+        joins(left.iloc[i], right.iloc[j])
+        for i in range(len(left))
+        for j in range(len(right))
+        if len(frames) > 1 or i < j
+    )
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        ("dob",),
+        ("dob", "postcode_district"),
+        (peers.SWAPPED_NAMES,),
+        (peers.SWAPPED_NAMES, "dob_year"),
+        ("forename_variants", "surname_variants"),
+        ("forename_variants", "surname_variants", "dob_month_day"),
+    ],
+)
+def test_pair_counts_match_brute_force(key) -> None:
+    frame = _plan_frame()
+    other = frame.iloc[::-1].reset_index(drop=True)
+    assert peers._comparisons_for_key([frame], key) == _brute_force_count([frame], key)
+    assert peers._comparisons_for_key([frame, other], key) == _brute_force_count(
+        [frame, other], key
+    )
+
+
+def test_blocking_plan_is_unchanged_within_budget() -> None:
+    frame = _plan_frame()
+    plan = peers.blocking_plan([frame], variants=True)
+    assert list(plan) == [
+        *peers.TIGHT_BLOCKING_KEYS,
+        *peers.BROAD_BLOCKING_KEYS,
+        (peers.SWAPPED_NAMES,),
+        ("forename_variants", "surname_variants"),
+    ]
+    assert plan[("dob",)] == 15  # six records share a DOB
+    assert plan[(peers.SWAPPED_NAMES,)] == 1  # smith young / young smith; cat cat is alone
+    assert peers.blocking_keys([frame]) == [k for k in plan if peers.ARRAY_COLUMNS.isdisjoint(k)]
+
+
+def test_blocking_plan_tightens_keys_over_budget(monkeypatch) -> None:
+    frame = _plan_frame()
+    monkeypatch.setattr(peers, "KEY_PAIR_BUDGET", 8)
+    plan = peers.blocking_plan([frame], variants=True)
+    # DOB (15 pairs) is pinned down along each part of a person it leaves free
+    assert ("dob",) not in plan
+    for key in [("dob", "forename_soundex"), ("dob", "surname_soundex"),
+                ("dob", "postcode_district")]:
+        assert plan[key] == _brute_force_count([frame], key) <= 8
+    # the alias rule (15) gets the two halves of the DOB and the postcode district
+    assert ("forename_variants", "surname_variants") not in plan
+    assert ("forename_variants", "surname_variants", "dob_year") in plan
+    assert ("forename_variants", "surname_variants", "dob_month_day") in plan
+    # keys within the budget are kept as they are, in their place
+    assert list(plan)[3:5] == [("surname", "forename_initial"), ("postcode", "forename_initial")]
+    tight = [key for key in plan if key not in peers.BROAD_BLOCKING_KEYS]
+    assert all(plan[key] <= 8 for key in tight)
+    # no tight key kept is implied by another
+    assert not any(set(a) < set(b) for a in tight for b in tight)
+
+
+def test_blocking_plan_tightens_again_while_over_budget(monkeypatch) -> None:
+    frame = _plan_frame()
+    monkeypatch.setattr(peers, "KEY_PAIR_BUDGET", 2)
+    monkeypatch.setattr(peers, "BROAD_KEY_BUDGET", 2)
+    plan = peers.blocking_plan([frame], variants=True)
+    assert ("dob", "postcode_district") not in plan  # 6 pairs: tightened again
+    assert ("dob", "forename_soundex") not in plan  # 4 pairs: tightened again
+    assert ("dob", "surname_soundex") in plan  # 1 pair
+    # ... so (dob, forename soundex, surname soundex) is implied and left out
+    assert ("dob", "forename_soundex", "surname_soundex") not in plan
+    assert ("postcode", "forename_initial", "surname_soundex") in plan
+    assert all(count <= 2 for count in plan.values())
+
+
+def test_splink_rules_carry_the_tightening_keys() -> None:
+    pytest.importorskip("splink")
+    rules = peers._splink_blocking_rules(
+        [("dob", "forename_soundex"), (peers.SWAPPED_NAMES, "dob_year"),
+         ("forename_variants", "surname_variants", "dob_year")]
+    )
+    assert rules[1] == (
+        "l.forename = r.surname AND l.surname = r.forename AND l.dob_year = r.dob_year"
+    )
+    exploded = rules[2].get_blocking_rule("duckdb")
+    assert set(exploded.array_columns_to_explode) == set(peers.ARRAY_COLUMNS)
+    assert "dob_year" in exploded.blocking_rule_sql
+    assert "forename_soundex" in rules[0].get_blocking_rule("duckdb").blocking_rule_sql
+
+
+def test_splink_scores_exactly_the_tightened_plan(febrl4_slice, monkeypatch) -> None:
+    """Splink's candidate pairs are the union of the plan's joins, tightened or not."""
+    pytest.importorskip("splink")
+    left, right, _ = febrl4_slice
+    left, right = left.copy(), right.copy()
+    left["aliases"] = ""
+    right["former_surnames"] = right["surname"].where(np.arange(len(right)) % 3 == 0, "")
+    prep_l = peers.prepare_records(left)
+    prep_r = peers.prepare_records(right, uid_offset=len(prep_l))
+    # a budget every rule is over, the swapped-name and alias rules included
+    monkeypatch.setattr(peers, "KEY_PAIR_BUDGET", 5)
+    monkeypatch.setattr(peers, "BROAD_KEY_BUDGET", 0)
+    plan = peers.blocking_plan([prep_l, prep_r], variants=True)
+    assert not set(plan) & {*peers.TIGHT_BLOCKING_KEYS, *peers.BROAD_BLOCKING_KEYS}
+    assert (peers.SWAPPED_NAMES,) not in plan
+    assert any(peers.SWAPPED_NAMES in key and len(key) > 1 for key in plan)
+    assert any(peers.ARRAY_COLUMNS <= set(key) and len(key) > 2 for key in plan)
+    expected: set[tuple[str, str]] = set()
+    for key in plan:
+        cols = [c for c in key if c != peers.SWAPPED_NAMES]
+        l_on, r_on = cols, cols
+        if peers.SWAPPED_NAMES in key:
+            l_on, r_on = ["forename", "surname", *cols], ["surname", "forename", *cols]
+        a, b = prep_l[["record_id", *l_on]], prep_r[["record_id", *r_on]]
+        for col in peers.ARRAY_COLUMNS & set(cols):
+            a, b = a.explode(col), b.explode(col)
+        joined = a.dropna().merge(b.dropna(), left_on=l_on, right_on=r_on)
+        expected |= set(zip(joined["record_id_x"], joined["record_id_y"], strict=True))
+    out = peers.splink_link(left, right)
+    assert set(zip(out["record_id_l"], out["record_id_r"], strict=True)) == expected
+
+
 def test_prepare_records_builds_alias_and_surname_variants() -> None:
     frame = pd.DataFrame(
         {

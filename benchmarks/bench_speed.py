@@ -101,4 +101,23 @@ def test_splink_is_skipped_when_estimated_over_budget(tmp_path) -> None:
     )
     assert row["skipped"].startswith("estimated")
     assert row["estimated_wall_seconds"] > 1 and row["blocking_pairs_counted"] > 10
+    assert sum(row["blocking_plan"].values()) == row["blocking_pairs_counted"]
     assert any("skipped" in m for m in messages)
+
+
+def test_splink_estimate_counts_the_tightened_plan(tmp_path, monkeypatch) -> None:
+    from benchmarks import peers
+
+    paths = speed.canonical_paths(speed.speed_folder(300, seed=5, cache_dir=tmp_path))
+    plan = speed.splink_blocking_plan(paths)
+    # the plan Splink runs: the swapped-name and alias rules are counted too
+    assert {"dob", "swapped_names", "forename_variants+surname_variants"} <= set(plan)
+    assert speed.splink_pair_estimate(paths) == sum(plan.values())
+    budget = plan["dob"] - 1
+    monkeypatch.setattr(peers, "KEY_PAIR_BUDGET", budget)
+    tightened = speed.splink_blocking_plan(paths)
+    assert "dob" not in tightened
+    assert {"dob+forename_soundex", "dob+surname_soundex"} <= set(tightened)
+    broad = {"+".join(key) for key in peers.BROAD_BLOCKING_KEYS}
+    assert all(count <= budget for name, count in tightened.items() if name not in broad)
+    assert speed.splink_pair_estimate(paths) == sum(tightened.values())

@@ -153,8 +153,9 @@ def prepare_records(frame: pd.DataFrame, *, uid_offset: int = 0) -> pd.DataFrame
     Returns:
         A frame with ``uid`` (int), ``source``, ``record_id``, cleaned ``forename``,
         ``surname``, ``dob`` (ISO or None), ``address``, ``postcode``, and the derived
-        keys ``forename_initial``, ``dob_year``, ``forename_soundex``,
-        ``surname_soundex``, ``address_tokens``, plus
+        keys ``forename_initial``, ``dob_year``, ``dob_month_day`` (``mm-dd``),
+        ``forename_soundex``, ``surname_soundex``, ``postcode_district`` (the outward
+        code of a UK postcode, the whole code of any other), ``address_tokens``, plus
         ``forename_variants`` / ``surname_variants`` arrays (the primary name, alias
         names, former surnames, each half of a double-barrelled surname).
     """
@@ -170,6 +171,8 @@ def prepare_records(frame: pd.DataFrame, *, uid_offset: int = 0) -> pd.DataFrame
     out["postcode"] = _clean_postcodes(_text(frame, "postcode").reset_index(drop=True))
     out["forename_initial"] = out["forename"].str[:1]
     out["dob_year"] = out["dob"].str[:4]
+    out["dob_month_day"] = out["dob"].str[5:]
+    out["postcode_district"] = out["postcode"].str.split(" ").str[0]
     out["forename_soundex"] = _per_distinct(out["forename"], _soundex)
     out["surname_soundex"] = _per_distinct(out["surname"], _soundex)
     out["address_tokens"] = _per_distinct(
@@ -207,10 +210,19 @@ def prepare_records(frame: pd.DataFrame, *, uid_offset: int = 0) -> pd.DataFrame
 # Shared blocking plan: Splink and recordlinkage block on the same keys
 # --------------------------------------------------------------------------------------
 
+#: Pseudo-column of the swapped-name rule: a record's forename equals the other's surname
+#: and its surname the other's forename. Other columns in the same key must be equal.
+SWAPPED_NAMES = "swapped_names"
+
+#: List columns: a key on them joins two records that share an element of each (Splink
+#: explodes them; recordlinkage cannot, so it does without those keys).
+ARRAY_COLUMNS: frozenset[str] = frozenset({"forename_variants", "surname_variants"})
+
 #: Blocking keys always used: each is selective and catches true pairs the others miss:
 #: same DOB (name typos), surname + forename initial (DOB typos), postcode + forename
 #: initial (name and DOB both damaged), birth year + forename or surname soundex
-#: (spelling variants with a DOB slip).
+#: (spelling variants with a DOB slip). Each is tightened where it would give more than
+#: :data:`KEY_PAIR_BUDGET` pairs (see :func:`blocking_plan`).
 TIGHT_BLOCKING_KEYS: tuple[tuple[str, ...], ...] = (
     ("dob",),
     ("surname", "forename_initial"),
@@ -227,10 +239,82 @@ BROAD_BLOCKING_KEYS: tuple[tuple[str, ...], ...] = (("forename",), ("surname",),
 #: Most comparisons one broad key may add (a few seconds of DuckDB or pandas work).
 BROAD_KEY_BUDGET = 2_000_000
 
+#: Most pairs one tight key (or the swapped-name or alias rule) may give; a key over it
+#: is replaced by tighter keys. A budget per key, not per record: Splink's memory grows
+#: with its candidate pairs (about 0.5 KiB a pair at 10k-100k records), so what the
+#: machine affords is a fixed total, not a number per record. 4M is 40 pairs a record at
+#: 100k, above every key there (the largest gives 2.8M), so the plan up to 100k records
+#: is the one the quality results were measured with; at 1M records it is 4 a record and
+#: leaves Splink about 17 candidate pairs a record. A budget per record cannot do both:
+#: one that keeps the 100k plan (28 a record or more) gives 58 pairs a record at 1M,
+#: beyond 12 GiB, and one that gives 10-20 a record at 1M tightens four of the five keys
+#: at 100k.
+KEY_PAIR_BUDGET = 4_000_000
+
+#: The parts of a person a key can pin down, each as (the columns that pin it, the
+#: columns a key over budget adds when it leaves the part free: one tighter key each).
+#: A key is tightened along every part it leaves free, so a true pair it finds is lost
+#: only when it disagrees on all of them. Date of birth comes in two halves, so a typo in
+#: either still leaves one tighter key that joins; names by soundex, so a typo that
+#: keeps the sound still joins.
+_IDENTITY_PARTS: tuple[tuple[frozenset[str], tuple[str, ...]], ...] = (
+    (
+        frozenset({"forename", "forename_initial", "forename_soundex", "forename_variants",
+                   SWAPPED_NAMES}),
+        ("forename_soundex",),
+    ),
+    (
+        frozenset({"surname", "surname_soundex", "surname_variants", SWAPPED_NAMES}),
+        ("surname_soundex",),
+    ),
+    (frozenset({"dob", "dob_year", "dob_month_day"}), ("dob_year", "dob_month_day")),
+    (frozenset({"postcode", "postcode_district"}), ("postcode_district",)),
+)
+
+
+def _key_counts(frame: pd.DataFrame, key: tuple[str, ...]) -> pd.Series:
+    """Records per distinct value of ``key`` (list columns exploded, nulls dropped).
+
+    For the swapped-name key the first two levels are forename and surname."""
+    columns = [column for column in key if column != SWAPPED_NAMES]
+    if SWAPPED_NAMES in key:
+        columns = ["forename", "surname", *(c for c in columns if c not in ("forename", "surname"))]
+    rows = frame[columns]
+    for column in columns:
+        if column in ARRAY_COLUMNS:
+            rows = rows.explode(column)
+    return rows.dropna().groupby(columns).size()
+
+
+def _swapped_comparisons(counts: list[pd.Series]) -> int:
+    """Pairs of the swapped-name key: left (forename, surname) = right (surname, forename)."""
+    left, right = counts[0], counts[-1]
+    if left.empty or right.empty:
+        return 0
+    right = right.copy()
+    right.index = right.index.swaplevel(0, 1)
+    right.index.names = left.index.names
+    joined = pd.concat([left, right], axis=1, join="inner")
+    n_l, n_r = (joined[i].to_numpy(dtype=np.int64) for i in (0, 1))
+    if len(counts) > 1:
+        return int((n_l * n_r).sum())
+    # One frame: a (b, a) record pairs with an (a, b) one once; (a, a) records pair
+    # among themselves.
+    fore = joined.index.get_level_values(0).to_numpy(dtype=object)
+    sur = joined.index.get_level_values(1).to_numpy(dtype=object)
+    return int((n_l * n_r)[fore < sur].sum() + (n_l * (n_l - 1) // 2)[fore == sur].sum())
+
 
 def _comparisons_for_key(frames: list[pd.DataFrame], key: tuple[str, ...]) -> int:
-    """Exact number of pairs an equi-join on ``key`` makes (nulls never join)."""
-    counts = [frame.dropna(subset=list(key)).groupby(list(key)).size() for frame in frames]
+    """Pairs a join on ``key`` makes (nulls never join), counted by group-by.
+
+    Exact for plain keys and the swapped-name key. With list columns a pair is counted
+    once per shared combination of elements, so the count is an upper bound on the
+    distinct pairs (Splink keeps each pair once).
+    """
+    counts = [_key_counts(frame, key) for frame in frames]
+    if SWAPPED_NAMES in key:
+        return _swapped_comparisons(counts)
     if len(counts) == 1:
         sizes = counts[0].to_numpy(dtype=np.int64)
         return int((sizes * (sizes - 1) // 2).sum())
@@ -238,21 +322,86 @@ def _comparisons_for_key(frames: list[pd.DataFrame], key: tuple[str, ...]) -> in
     return int((joined[:, 0] * joined[:, 1]).sum())
 
 
-def blocking_keys(frames: list[pd.DataFrame]) -> list[tuple[str, ...]]:
-    """The blocking keys for these prepared records: the tight keys, plus each broad
-    key whose comparison count is within :data:`BROAD_KEY_BUDGET`.
+def _tighter_keys(key: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """The keys that replace ``key`` over budget: one per column each free part adds."""
+    present = set(key)
+    return [(*key, column) for pins, adds in _IDENTITY_PARTS if not pins & present
+            for column in adds]
+
+
+def _affordable_keys(
+    frames: list[pd.DataFrame], keys: list[tuple[str, ...]], counts: dict[tuple[str, ...], int]
+) -> list[tuple[str, ...]]:
+    """``keys`` with each key over :data:`KEY_PAIR_BUDGET` replaced, in place, by its
+    tighter keys, and those in turn while they are over it. ``counts`` gets the pair
+    count of every key looked at."""
+    kept: list[tuple[str, ...]] = []
+    seen: set[frozenset[str]] = set()
+    todo = list(keys)
+    while todo:
+        key = todo.pop(0)
+        if frozenset(key) in seen:
+            continue
+        seen.add(frozenset(key))
+        counts[key] = _comparisons_for_key(frames, key)
+        tighter = _tighter_keys(key)
+        if counts[key] > KEY_PAIR_BUDGET and tighter:
+            logger.info("blocking key %s tightened: %d comparisons", key, counts[key])
+            todo[:0] = tighter
+            continue
+        if counts[key] > KEY_PAIR_BUDGET:
+            logger.warning("blocking key %s has %d comparisons and nothing to tighten it with",
+                           key, counts[key])
+        kept.append(key)
+    # A key whose columns include another kept key's adds no pairs.
+    return [key for key in kept if not any(set(other) < set(key) for other in kept)]
+
+
+def blocking_plan(
+    frames: list[pd.DataFrame], *, variants: bool = False
+) -> dict[tuple[str, ...], int]:
+    """The blocking plan for these prepared records, each key with its pair count.
+
+    What a skilled user does before a large run: count every rule's comparisons, tighten
+    each rule over a budget by adding a key, keep the broad rules only where cheap.
+
+    - The tight keys, the swapped-name key ``(SWAPPED_NAMES,)`` and, with ``variants``,
+      the alias key ``("forename_variants", "surname_variants")``: each one over
+      :data:`KEY_PAIR_BUDGET` is replaced by tighter keys, one for each column
+      :data:`_IDENTITY_PARTS` adds along the parts of a person it leaves free (so
+      ``("dob",)`` becomes ``dob`` with forename soundex, with surname soundex and with
+      postcode district), again while they are over the budget.
+    - The broad keys whose count is within :data:`BROAD_KEY_BUDGET`.
 
     Args:
         frames: one prepared frame (dedupe) or two (link), from :func:`prepare_records`.
+        variants: include the alias key (the data has aliases or former surnames).
+
+    Returns:
+        Key -> pair count by group-by (an upper bound for keys on list columns), in the
+        order Splink gets them: plain keys (tight, then broad), swapped-name, alias.
     """
-    keys = list(TIGHT_BLOCKING_KEYS)
+    counts: dict[tuple[str, ...], int] = {}
+    base = [*TIGHT_BLOCKING_KEYS, (SWAPPED_NAMES,)]
+    if variants:
+        base.append(("forename_variants", "surname_variants"))
+    tight = _affordable_keys(frames, base, counts)
+    broad = []
     for key in BROAD_BLOCKING_KEYS:
-        count = _comparisons_for_key(frames, key)
-        if count <= BROAD_KEY_BUDGET:
-            keys.append(key)
+        counts[key] = _comparisons_for_key(frames, key)
+        if counts[key] <= BROAD_KEY_BUDGET:
+            broad.append(key)
         else:
-            logger.info("broad blocking key %s skipped: %d comparisons", key, count)
-    return keys
+            logger.info("broad blocking key %s skipped: %d comparisons", key, counts[key])
+    plain = [key for key in tight if SWAPPED_NAMES not in key and not ARRAY_COLUMNS & set(key)]
+    swapped = [key for key in tight if SWAPPED_NAMES in key]
+    arrays = [key for key in tight if ARRAY_COLUMNS & set(key)]
+    return {key: counts[key] for key in [*plain, *broad, *swapped, *arrays]}
+
+
+def blocking_keys(frames: list[pd.DataFrame], *, variants: bool = False) -> list[tuple[str, ...]]:
+    """The keys of :func:`blocking_plan`, without their counts."""
+    return list(blocking_plan(frames, variants=variants))
 
 
 def _attach(frame: pd.DataFrame, peer: str, candidate_pairs: int) -> pd.DataFrame:
@@ -446,22 +595,21 @@ def _address_comparison() -> Any:
     )
 
 
-def _splink_blocking_rules(keys: list[tuple[str, ...]], *, variants: bool) -> list[Any]:
-    """The shared blocking keys as Splink rules, plus the swapped-name join and, with
-    aliases, an exploded join on any shared (forename variant, surname variant), which
-    finds people recorded under another name."""
+def _splink_blocking_rules(keys: list[tuple[str, ...]]) -> list[Any]:
+    """The keys of :func:`blocking_plan` as Splink rules: the swapped-name key as a
+    join of forename to surname and surname to forename, keys on the alias lists
+    (which find people recorded under another name) exploded."""
     from splink import block_on
 
-    rules: list[Any] = [block_on(*key) for key in keys]
-    rules.append("l.forename = r.surname AND l.surname = r.forename")
-    if variants:
-        rules.append(
-            block_on(
-                "forename_variants",
-                "surname_variants",
-                arrays_to_explode=["forename_variants", "surname_variants"],
-            )
-        )
+    rules: list[Any] = []
+    for key in keys:
+        if SWAPPED_NAMES in key:
+            rules.append(" AND ".join(
+                ["l.forename = r.surname AND l.surname = r.forename",
+                 *(f"l.{column} = r.{column}" for column in key if column != SWAPPED_NAMES)]))
+        else:
+            arrays = [column for column in key if column in ARRAY_COLUMNS]
+            rules.append(block_on(*key, arrays_to_explode=arrays or None))
     return rules
 
 
@@ -484,7 +632,7 @@ def _splink_settings(
             _postcode_comparison(uk_postcodes),
             _address_comparison(),
         ],
-        blocking_rules_to_generate_predictions=_splink_blocking_rules(keys, variants=variants),
+        blocking_rules_to_generate_predictions=_splink_blocking_rules(keys),
         retain_matching_columns=True,
         retain_intermediate_calculation_columns=False,
     )
@@ -502,6 +650,9 @@ _DETERMINISTIC_RULES: tuple[str, ...] = (
 #: the DOB on a large share of duplicates, so strict rules catch roughly 60% of them.
 _DETERMINISTIC_RECALL = 0.6
 
+
+#: Most pairs one EM session scores: the budget of one blocking key.
+EM_MAX_PAIRS = KEY_PAIR_BUDGET
 
 #: Random pairs for Splink's u estimates: 1e6, as in Splink's FEBRL3/FEBRL4 tutorials.
 #: Splink suggests 1e7 or more for final models on big data; on FEBRL, 5e6 and 1e7 gave
@@ -522,6 +673,10 @@ def _train_splink(linker: Any, *, families: bool = False) -> None:
     than "same person" (on 5,000 synthetic people it learnt m = 0.25 for an exact DOB and
     0.74 for a different one, and linked 91% of sibling pairs and 12,000 unrelated pairs;
     F1 0.34). Blocked on DOB or on full name, a session holds few household pairs.
+
+    Each session is capped at :data:`EM_MAX_PAIRS` pairs with Splink's ``max_pairs``
+    (a hash sample of records where the rule gives more: DOB alone gives 142M pairs at
+    1M records); up to 100k records no session reaches the cap.
     """
     from splink import block_on
 
@@ -537,7 +692,7 @@ def _train_splink(linker: Any, *, families: bool = False) -> None:
     )
     for rule in sessions:
         training.estimate_parameters_using_expectation_maximisation(
-            rule, estimate_without_term_frequencies=True
+            rule, estimate_without_term_frequencies=True, max_pairs=EM_MAX_PAIRS
         )
 
 
@@ -571,7 +726,7 @@ def _splink_score(records: list[pd.DataFrame], *, variants: bool) -> pd.DataFram
     )
     uk = _looks_like_uk_postcodes(pd.concat([frame["postcode"] for frame in records]))
     settings = _splink_settings(
-        link_type, blocking_keys(records), variants=variants, uk_postcodes=uk
+        link_type, blocking_keys(records, variants=variants), variants=variants, uk_postcodes=uk
     )
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
@@ -648,7 +803,8 @@ def _rl_frame(prepared: pd.DataFrame) -> pd.DataFrame:
 
 
 def _rl_indexer(keys: list[tuple[str, ...]]) -> Any:
-    """The same blocking keys and swapped-name join as the Splink peer, plus a
+    """The same blocking keys and swapped-name join as the Splink peer (keys on the
+    alias lists left out: recordlinkage cannot explode them), plus a
     sorted-neighbourhood pass on surname within forename initial (recordlinkage's tool
     for typos in the sorting key)."""
     import recordlinkage
@@ -656,8 +812,14 @@ def _rl_indexer(keys: list[tuple[str, ...]]) -> Any:
 
     indexer = recordlinkage.Index()
     for key in keys:
-        indexer.add(Block(list(key)))
-    indexer.add(Block(left_on=["forename", "surname"], right_on=["surname", "forename"]))
+        if ARRAY_COLUMNS & set(key):
+            continue
+        if SWAPPED_NAMES in key:
+            rest = [column for column in key if column != SWAPPED_NAMES]
+            indexer.add(Block(left_on=["forename", "surname", *rest],
+                              right_on=["surname", "forename", *rest]))
+        else:
+            indexer.add(Block(list(key)))
     indexer.add(SortedNeighbourhood("surname", window=5, block_on="forename_initial"))
     return indexer
 
