@@ -189,7 +189,9 @@ def gammas_sql(
     record_cols = (f"{_RECORD_COLUMNS}, fn, sn, {_other_names('fn')}, {_other_names('sn')}, "
                    "CASE WHEN len(mid) > 0 THEN mid END AS mid_more")
     # Not evidence: the twins-and-siblings guard reads it, in training too.
-    twins = f", {_twin_given_names_sql(by_name.get('forename'))} AS twin_given_names"
+    # Names that agree across fields (swapped) explain a shared middle name: not twins.
+    twins = (f", ({_twin_given_names_sql(by_name.get('forename'))} AND NOT coalesce({swapped}, "
+             "FALSE)) AS twin_given_names")
     # The record columns travel flat (l_dob, r_dob, ...): packing each record into a struct
     # costs three times the join itself over millions of pairs.
     flat = ", ".join(f"{side}.{col} AS {side}_{col}" for col in _RECORD_COLUMNS.split(", ")
