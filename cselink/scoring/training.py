@@ -51,7 +51,8 @@ _KEY_COMPARISON = {
     "fn": "forename", "fn_metaphone": "forename", "fn_nysiis": "forename",
     "fn_initial": "forename", "fn_alt": "forename",
     "sn": "surname", "sn_metaphone": "surname", "sn_nysiis": "surname", "sn_initial": "surname",
-    "dob": "dob", "dob_swapped": "dob", "dob_year": "dob", "dob_md": "dob", "dob_ym": "dob", "dob_yd": "dob",
+    "dob": "dob", "dob_swapped": "dob", "dob_year": "dob", "dob_md": "dob", "dob_ym": "dob",
+    "dob_yd": "dob",
     "sex": "sex", "pc": "postcode", "pc_outward": "postcode", "pc_sector": "postcode",
     "nhs": "nhs_number", "addr_head": "address", "no_dob": "dob",
 }
