@@ -10,7 +10,7 @@ materialised, so a rule that would explode stops with :class:`PairExplosionError
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -138,17 +138,20 @@ def _hash_sql(rule_no: int, role: str, rule: BlockingRule, *, partner: bool,
 
 
 def block_index_sql(rules: Sequence[BlockingRule], *, keys_table: str = "block_keys",
-                    out: str = "block_index") -> str:
+                    out: str = "block_index", skip: Collection[int] = ()) -> str:
     """SQL creating ``out(key_hash, rule, uids)``, one row per rule and key, for look-ups.
 
     Each record has one entry per rule: the hash of its keys (role 'p'); an asymmetric rule
     (swapped DOB, nicknames) also stores the hash of the record's partner keys (role 'q').
     The records sharing a hash are gathered in ``uids`` (sorted), so each key is one row:
     a query finds its candidates with an indexed ``key_hash IN (...)`` look-up (one row
-    fetched per key) instead of joining every rule against every record.
+    fetched per key) instead of joining every rule against every record. Rules numbered in
+    ``skip`` (too broad for this data, see :func:`estimate_rules`) are left out.
     """
     parts = []
     for i, rule in enumerate(rules):
+        if i in skip:
+            continue
         parts.append(_hash_sql(i, "p", rule, partner=False, keys_table=keys_table))
         if not _is_symmetric(rule):
             parts.append(_hash_sql(i, "q", rule, partner=True, keys_table=keys_table))
@@ -160,7 +163,7 @@ def block_index_sql(rules: Sequence[BlockingRule], *, keys_table: str = "block_k
 
 
 def query_hashes_sql(rules: Sequence[BlockingRule], *, keys_table: str,
-                     alts_table: str = "name_alts") -> str:
+                     alts_table: str = "name_alts", skip: Collection[int] = ()) -> str:
     """SELECT DISTINCT uid, rule, key_hash: what each query record looks up in ``block_index``.
 
     The same hashes as :func:`block_index_sql` computes for an indexed record, with the
@@ -169,10 +172,13 @@ def query_hashes_sql(rules: Sequence[BlockingRule], *, keys_table: str,
     plans a union of twenty-odd queries in tens of milliseconds, which a look-up of one
     referral cannot afford. ``alts_table`` must hold ``(fn, fn)`` for each query
     forename as well as its nicknames, as ``name_alts`` does for every indexed forename.
+    Rules numbered in ``skip`` are left out, as :func:`block_index_sql` leaves them out.
     """
     plain: list[str] = []
     with_alts: list[str] = []
     for i, rule in enumerate(rules):
+        if i in skip:
+            continue
         sides = [("p", False)] if _is_symmetric(rule) else [("p", True), ("q", False)]
         for role, partner in sides:
             keys = [_PARTNER[k] if (partner and k in _PARTNER) else k for k in rule.keys]
@@ -267,6 +273,41 @@ def register_name_alts(con: duckdb.DuckDBPyConnection) -> None:
     con.unregister("_alts_df")
 
 
+def estimate_rules(
+    con: duckdb.DuckDBPyConnection, settings: Settings,
+    rules: Sequence[BlockingRule] | None = None,
+) -> tuple[list[int], set[int]]:
+    """Each rule's estimated pairs over ``block_keys``, and the rules too broad to run.
+
+    A rule with ``max_pairs_per_record`` is skipped when its estimate is above that many
+    pairs per record. :func:`generate_pairs` and the look-up index
+    (:mod:`cselink.lookup`) both run the rules this leaves, so a look-up finds the
+    candidates a dedupe of the same records would.
+
+    Returns:
+        (estimates, numbers of the skipped rules).
+    """
+    rules = tuple(settings.blocking if rules is None else rules)
+    link_only = settings.link_type == "link"
+    n_records = int(con.execute("SELECT count(*) FROM records").fetchall()[0][0])
+    # On large data the estimates come from a seeded sample of records (pairs scale with
+    # the square of the sampling fraction): within a fraction of a percent, five times cheaper.
+    frac = min(1.0, ESTIMATE_SAMPLE_RECORDS / max(n_records, 1))
+    keys = ("block_keys" if frac == 1.0 else
+            f"(SELECT * FROM block_keys WHERE hash(uid) % 1000000 < {int(frac * 1_000_000)})")
+    estimates: list[int] = []
+    skipped: set[int] = set()
+    for i, rule in enumerate(rules):
+        sampled = con.execute(rule_count_sql(rule, link_only=link_only, keys_table=keys))
+        est = int(int(sampled.fetchall()[0][0]) / frac**2)
+        if rule.max_pairs_per_record is not None and est > rule.max_pairs_per_record * n_records:
+            log.info("blocking rule %s skipped: about %d pairs for %d records", rule.name, est,
+                     n_records)
+            skipped.add(i)
+        estimates.append(est)
+    return estimates, skipped
+
+
 def generate_pairs(
     con: duckdb.DuckDBPyConnection, settings: Settings, *, rules: Sequence[BlockingRule] | None = None
 ) -> list[RuleStats]:
@@ -279,30 +320,17 @@ def generate_pairs(
     if len(rules) > 64:
         raise ConfigError(f"at most 64 blocking rules, not {len(rules)}")
     link_only = settings.link_type == "link"
-    estimates = []
-    n_records, top_uid = con.execute("SELECT count(*), max(uid) FROM records").fetchall()[0]
-    n_records = int(n_records)
+    top_uid = con.execute("SELECT max(uid) FROM records").fetchall()[0][0]
     if top_uid is not None and top_uid >= 2**32:
         raise UsageError("more than 4,294,967,295 records are not supported")
-    skipped = set()
-    # On large data the estimates come from a seeded sample of records (pairs scale with
-    # the square of the sampling fraction): within a fraction of a percent, five times cheaper.
-    frac = min(1.0, ESTIMATE_SAMPLE_RECORDS / max(n_records, 1))
-    keys = ("block_keys" if frac == 1.0 else
-            f"(SELECT * FROM block_keys WHERE hash(uid) % 1000000 < {int(frac * 1_000_000)})")
+    estimates, skipped = estimate_rules(con, settings, rules)
     for i, rule in enumerate(rules):
-        sampled = con.execute(rule_count_sql(rule, link_only=link_only, keys_table=keys))
-        est = int(int(sampled.fetchall()[0][0]) / frac**2)
-        if rule.max_pairs_per_record is not None and est > rule.max_pairs_per_record * n_records:
-            log.info("blocking rule %s skipped: about %d pairs for %d records", rule.name, est,
-                     n_records)
-            skipped.add(i)
-        elif est > settings.max_pairs:
+        if i not in skipped and estimates[i] > settings.max_pairs:
             raise PairExplosionError(
-                f"blocking rule {rule.name!r} would generate about {est:,} pairs, more than "
-                f"max_pairs={settings.max_pairs:,}; add a key to the rule or raise max_pairs"
+                f"blocking rule {rule.name!r} would generate about {estimates[i]:,} pairs, "
+                f"more than max_pairs={settings.max_pairs:,}; add a key to the rule or raise "
+                "max_pairs"
             )
-        estimates.append(est)
     names = "[" + ", ".join("'" + r.name.replace("'", "''") + "'" for r in rules) + "]"
     union = " UNION ALL ".join(
         _pair_keys_sql(rule, i, link_only=link_only)

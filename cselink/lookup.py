@@ -30,7 +30,7 @@ was most of a search's time at a million records.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Final
 
 from ._sql import quote_ident
@@ -51,7 +51,7 @@ _VARIANT_COLUMNS = "uid, kind, fn, sn, detail"
 
 #: What the look-up tables hold, as recorded in ``cselink_meta``: tables of another layout
 #: (an index searched by an earlier version) are built again.
-LOOKUP_LAYOUT: Final[str] = "2;" + ",".join(LOOKUP_RECORD_COLUMNS) + ";" + _VARIANT_COLUMNS
+LOOKUP_LAYOUT: Final[str] = "3;" + ",".join(LOOKUP_RECORD_COLUMNS) + ";" + _VARIANT_COLUMNS
 
 
 def _records_with_codes_sql(records: str, tokens: str) -> str:
@@ -65,13 +65,16 @@ def _records_with_codes_sql(records: str, tokens: str) -> str:
     )
 
 
-def lookup_tables_sqls(rules: Sequence[BlockingRule]) -> list[str]:
+def lookup_tables_sqls(rules: Sequence[BlockingRule], *,
+                       skip: Collection[int] = ()) -> list[str]:
     """Every statement, in order, that builds the look-up tables from the pipeline's tables.
 
     Reads ``block_keys``, ``name_alts``, ``records``, ``name_tokens`` and ``name_variants``.
+    ``skip``: the numbers of the rules too broad for these records
+    (:func:`~cselink.blocking.estimate_rules`), which a dedupe of them would not run either.
     """
     return [
-        block_index_sql(rules, out="lookup_blocks"),
+        block_index_sql(rules, out="lookup_blocks", skip=skip),
         "CREATE INDEX lookup_blocks_key ON lookup_blocks (key_hash)",
         "CREATE OR REPLACE TABLE lookup_records AS "
         + _records_with_codes_sql("records", "name_tokens") + " ORDER BY r.uid",

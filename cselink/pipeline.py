@@ -25,6 +25,7 @@ from ._version import __version__
 from .blocking import (
     RuleStats,
     block_keys_sql,
+    estimate_rules,
     generate_pairs,
     query_hashes_sql,
     register_name_alts,
@@ -121,8 +122,8 @@ class Linker:
     #: Whether :meth:`open` opened the index read-only.
     _read_only: bool = False
     #: Once the look-up tables are known to be current: (records in the index, first free
-    #: uid for queries).
-    _lookup: tuple[int, int] | None = None
+    #: uid for queries, numbers of the blocking rules left out as too broad).
+    _lookup: tuple[int, int, frozenset[int]] | None = None
 
     def __init__(
         self,
@@ -195,15 +196,18 @@ class Linker:
         self._read_only = read_only
         return self
 
-    def _ensure_lookup(self) -> tuple[int, int]:
+    def _ensure_lookup(self) -> tuple[int, int, frozenset[int]]:
         """Build the look-up tables of :mod:`cselink.lookup` once (kept in the database file).
 
         They are current when ``cselink_meta`` records their layout (:data:`LOOKUP_LAYOUT`):
         ``_save_meta`` rewrites that table whenever the records are ingested again (or a
         model trained), which drops the record, and tables of another layout are rebuilt.
+        The blocking rules a dedupe of these records would skip as too broad
+        (:func:`~cselink.blocking.estimate_rules`) are left out, and recorded beside.
 
         Returns:
-            The number of indexed records and the first uid free for queries.
+            The number of indexed records, the first uid free for queries and the numbers
+            of the rules left out.
 
         Raises:
             UsageError: a read-only index without current look-up tables.
@@ -211,7 +215,12 @@ class Linker:
         if self._lookup is not None:
             return self._lookup
         con = self.con
-        if not (self._persistent and self._meta_value("lookup") == LOOKUP_LAYOUT):
+        try:
+            stored = json.loads(self._meta_value("lookup") or "{}") if self._persistent else {}
+        except ValueError:  # an earlier version's mark
+            stored = {}
+        skipped = frozenset(int(i) for i in stored.get("skipped_rules", ()))
+        if stored.get("layout") != LOOKUP_LAYOUT:
             if self._read_only:
                 raise UsageError("the index has no look-up tables of this version: search "
                                  "it once without read_only to build them")
@@ -222,20 +231,22 @@ class Linker:
                 # tables compressed.
                 if self._persistent:
                     con.execute("CHECKPOINT")
+                skipped = frozenset(estimate_rules(con, self.settings)[1])
                 was = con.execute("SELECT current_setting('force_compression')").fetchall()[0][0]
                 con.execute("SET force_compression = 'uncompressed'")
                 try:
-                    for stmt in lookup_tables_sqls(self.settings.blocking):
+                    for stmt in lookup_tables_sqls(self.settings.blocking, skip=skipped):
                         con.execute(stmt)
                     con.execute("DROP TABLE IF EXISTS block_index")  # the earlier layout
                     if self._persistent:
                         con.execute("CHECKPOINT")
                 finally:
                     con.execute(f"SET force_compression = {quote_literal(str(was))}")
-                self._put_meta("lookup", LOOKUP_LAYOUT)
+                self._put_meta("lookup", json.dumps(
+                    {"layout": LOOKUP_LAYOUT, "skipped_rules": sorted(skipped)}))
         n, free = con.execute(
             "SELECT count(*), coalesce(max(uid) + 1, 0) FROM lookup_records").fetchall()[0]
-        self._lookup = (int(n), int(free))
+        self._lookup = (int(n), int(free), skipped)
         return self._lookup
 
     def _meta_value(self, key: str) -> str | None:
@@ -489,7 +500,7 @@ class Linker:
         if self._model is None:
             self.fit()
         assert self._model is not None
-        n_index, first_free_uid = self._ensure_lookup()
+        n_index, first_free_uid, skipped = self._ensure_lookup()
         if prior is None:
             prior = min(0.5, 1.0 / max(n_index, 1))
         model = replace(self._model, prior=prior)
@@ -508,7 +519,8 @@ class Linker:
                                        tokens="_q_tokens", out="_q_keys"))
             con.execute(query_alts_sql(keys="_q_keys", variants="_q_variants", out="_q_alts"))
             con.execute("CREATE OR REPLACE TABLE _q_hashes AS "
-                        + query_hashes_sql(rules, keys_table="_q_keys", alts_table="_q_alts"))
+                        + query_hashes_sql(rules, keys_table="_q_keys", alts_table="_q_alts",
+                                           skip=skipped))
             wanted = [int(h) for (h,) in con.execute(
                 "SELECT DISTINCT key_hash FROM _q_hashes ORDER BY key_hash").fetchall()]
             for stmt in query_pairs_sqls(rules, wanted, hashes="_q_hashes", out="_q_pairs"):

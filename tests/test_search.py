@@ -17,7 +17,7 @@ import pytest
 
 from cselink import Linker
 from cselink.comparisons import COMPARISONS
-from cselink.config import Settings
+from cselink.config import BlockingRule, Settings
 from cselink.errors import UsageError
 from cselink.synthetic import AGENCIES, SynthConfig, generate
 
@@ -221,3 +221,21 @@ def test_search_leaves_the_connection_as_it_found_it(index: Path, queries: pd.Da
         names = {r[0] for r in linker.con.execute(
             "SELECT database_name FROM duckdb_databases()").fetchall()}
         assert "cselink_query" not in names
+
+
+def test_search_leaves_out_the_rules_a_dedupe_skips(folder: Path, index: Path) -> None:
+    with Linker.open(index) as opened:
+        model = opened.model
+    education = _canonical(folder, "education")
+    target = education.iloc[0]
+    # Shares only the date of birth with the target record.
+    query = {"record_id": "R1", "forename": "Qwxyz", "surname": "Zyxwq", "dob": target["dob"]}
+    for cap, found in ((None, True), (1e-6, False)):
+        rules = (BlockingRule(name="full_name", keys=("fn", "sn")),
+                 BlockingRule(name="dob_only", keys=("dob",), max_pairs_per_record=cap))
+        with Linker({"education": education}, settings=Settings(blocking=rules),
+                    model=model) as linker:
+            out = linker.search(query)
+        hit = bool(((out["source"] == "education")
+                    & (out["record_id"] == target["record_id"])).any())
+        assert hit is found, cap
