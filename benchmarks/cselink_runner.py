@@ -155,9 +155,9 @@ def cselink_dedupe_summary(
 def build_index(sources: Mapping[str, Any] | Sequence[Any], database: str | Path) -> dict[str, Any]:
     """Build a persisted look-up index: ingest, standardise, train, then one warm-up search.
 
-    The first :meth:`Linker.search` on an index builds its block look-up table (kept in
-    the file), so the build runs one search to leave the index ready; its time is
-    reported as ``first_search_seconds``.
+    The first :meth:`Linker.search` on an index builds its look-up tables
+    (:mod:`cselink.lookup`, kept in the file), so the build runs one search to leave the
+    index ready; its time is reported as ``first_search_seconds``.
     """
     path = Path(database)
     if path.exists():
