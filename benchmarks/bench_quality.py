@@ -109,6 +109,28 @@ def test_synthetic_breakdowns(smoke) -> None:
     if check.get("available"):
         assert "figures" in check, check.get("error")
         assert 0.0 <= check["figures"]["known_recall"] <= 1.0
+        exact = check["exact_figures"]
+        assert exact["held"] == check["figures"]["held"]
+        # Today's look-up cannot find a young person held under another name, and it
+        # never reports "possible".
+        assert exact["mean_possible"] == 0.0
+        # Whoever the exact look-up finds, the check finds too (and more).
+        assert exact["missed"] >= check["figures"]["missed"]
+
+
+def test_exact_check_finds_exact_names_only() -> None:
+    from benchmarks.peers import exact_check
+
+    referrals = pd.DataFrame({"record_id": ["R1", "R2"], "forename": ["Jade ", "Amir"],
+                              "surname": ["smith", "Khan"], "dob": ["2010-03-04"] * 2})
+    agency = pd.DataFrame({"record_id": ["e1", "e2", "e3"],
+                           "forename": ["JADE", "Jade", "Amir"],
+                           "surname": ["Smith", "Brown", "Khan"],
+                           "dob": ["2010-03-04", "2010-03-04", "2010-04-03"]})
+    out = exact_check(referrals, {"education": agency})
+    assert out.sort_values("referral_id").to_dict("records") == [
+        {"referral_id": "R1", "source": "education", "record_id": "e1", "status": "known"},
+        {"referral_id": "R2", "source": "education", "record_id": "", "status": "not_found"}]
 
 
 def test_febrl_link_truth_matches_loader() -> None:

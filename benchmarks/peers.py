@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, Literal
@@ -930,6 +930,25 @@ def exact_dedupe(df: pd.DataFrame) -> pd.DataFrame:
     joined = keys.merge(keys, on=["fn", "sn", "dob"], suffixes=("_l", "_r"))
     joined = joined[joined["row_l"] < joined["row_r"]]
     return _exact_output(joined)
+
+
+def exact_check(referrals: pd.DataFrame, agencies: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Today's "not known to service" look-up as results.csv rows: an agency record with the
+    referral's exact forename, surname and DOB (trimmed, upper-cased) is ``known``; a
+    referral with no such record at an agency gets one ``not_found`` row there.
+    """
+    ref = _exact_keys(referrals.assign(source="referral"))
+    rows = []
+    for name, frame in agencies.items():
+        hits = ref.merge(_exact_keys(frame.assign(source=name)), on=["fn", "sn", "dob"],
+                         suffixes=("", "_agency"))
+        found = pd.DataFrame({"referral_id": hits["record_id"].to_numpy(), "source": name,
+                              "record_id": hits["record_id_agency"].to_numpy(),
+                              "status": "known"})
+        missing = sorted(set(_text(referrals, "record_id")) - set(found["referral_id"]))
+        rows += [found, pd.DataFrame({"referral_id": missing, "source": name,
+                                      "record_id": "", "status": "not_found"})]
+    return pd.concat(rows, ignore_index=True)
 
 
 #: Every peer by name, for the benchmark runner: (link function, dedupe function).
