@@ -56,14 +56,13 @@ def _given_apart_sql(fn_l: str, mid_l: str, fn_r: str, mid_r: str) -> str:
     """
     gl = f"list_prepend({fn_l}, coalesce({mid_l}, []))"
     gr = f"list_prepend({fn_r}, coalesce({mid_r}, []))"
-    # A CASE, not an AND: DuckDB evaluates the list lambdas only on the rows its WHEN
-    # selects (the few pairs with a middle name), where an AND would evaluate every operand.
+    # A CASE, not an AND: DuckDB evaluates the list tests only on the rows its WHEN
+    # selects (pairs with a middle name), where an AND would evaluate every operand.
+    # "Each has a given name the other lacks" is "neither set holds all of the other's".
     return (f"CASE WHEN {fn_l} IS NOT NULL AND {fn_r} IS NOT NULL "
             f"AND ({mid_l} IS NOT NULL OR {mid_r} IS NOT NULL) THEN coalesce("
-            f"list_has_any({gl}, {gr}) "
-            f"AND len(list_filter({gl}, lambda x: NOT list_contains({gr}, x))) > 0 "
-            f"AND len(list_filter({gr}, lambda x: NOT list_contains({gl}, x))) > 0, FALSE) "
-            f"ELSE FALSE END")
+            f"list_has_any({gl}, {gr}) AND NOT list_has_all({gr}, {gl}) "
+            f"AND NOT list_has_all({gl}, {gr}), FALSE) ELSE FALSE END")
 
 
 def _twin_given_names_sql(forename: Comparison | None) -> str:
