@@ -163,6 +163,10 @@ class Settings:
             (same surname and home, clearly different forenames, no shared NHS number); None
             turns this guard off (for data known to have no families, such as FEBRL).
         threshold: default match probability to accept a link.
+        cannot_link_below: clustering keeps apart two records whose own pair was scored
+            below this probability (strong evidence of two people), even when a chain of
+            links joins them; pairs held back as possible twins do not count. None or 0
+            gives plain connected components.
     """
 
     link_type: Literal["link", "dedupe"] = "dedupe"
@@ -175,6 +179,7 @@ class Settings:
     tf_weight_cap: float = 6.0
     twins_probability: float = 0.001
     threshold: float = 0.5
+    cannot_link_below: float | None = 0.001
     em: EMConfig = field(default_factory=EMConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -253,6 +258,9 @@ class Settings:
         threshold = kwargs.get("threshold", 0.5)
         if not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
             problems.append("threshold must be a number from 0 to 1")
+        cannot = kwargs.get("cannot_link_below", 0.0)
+        if cannot is not None and (not isinstance(cannot, int | float) or not 0 <= cannot < 1):
+            problems.append("cannot_link_below must be a number from 0 (off) to below 1")
         if problems:
             raise ConfigError(
                 f"{len(problems)} problem(s) in settings: " + "; ".join(problems),

@@ -596,7 +596,8 @@ class Linker:
             raise UsageError("cluster writes a clusters table: open the index without read_only")
         self._ensure_scored()
         with self._timed("cluster"):
-            cluster_pairs(self.con, threshold)
+            cluster_pairs(self.con, threshold,
+                          cannot_link_below=self.settings.cannot_link_below)
         return self.con.execute(
             "SELECT r.source, r.record_id, c.cluster_id FROM clusters c JOIN records r "
             "USING (uid) ORDER BY c.uid"
