@@ -93,6 +93,37 @@ def _any_sql(part: str) -> str:
             f"FALSE) AS {part}_any")
 
 
+#: Letters side by side on a keyboard row, each way round: "|qw|wq|we|...|".
+_NEIGHBOURS = "|" + "|".join(
+    pair for row in ("qwertyuiop", "asdfghjkl", "zxcvbnm") for i in range(len(row) - 1)
+    for pair in (row[i:i + 2], row[i + 1] + row[i])) + "|"
+
+
+def _doubled_sql(longer: str, shorter: str) -> str:
+    """``longer`` is ``shorter`` with one letter typed twice (Emilyy / Emily)."""
+    return (f"len(list_filter(range(1, length({longer})), lambda i: {longer}[i] = {longer}[i + 1] "
+            f"AND {longer}[:i] || {longer}[i + 2:] = {shorter})) > 0")
+
+
+def typo_sql(a: str, b: str) -> str:
+    """True when two different names are one slip of the fingers apart: a neighbouring key
+    (Kayla / Kayka), two letters transposed (Isabella / Iasbella) or a doubled letter.
+
+    Different names of twins (Jayden / Jaylen, Leila / Layla) are rarely that close in
+    that way, so the twins guard does not read such a pair as two children.
+    """
+    differ = (f"list_position(list_transform(range(1, length({a}) + 1), "
+              f"lambda i: {a}[i] = {b}[i]), false)")
+    return (
+        f"CASE WHEN length({a}) = length({b}) AND hamming({a}, {b}) = 1 "
+        f"THEN contains('{_NEIGHBOURS}', '|' || {a}[{differ}] || {b}[{differ}] || '|') "
+        f"WHEN length({a}) = length({b}) AND hamming({a}, {b}) = 2 "
+        f"THEN damerau_levenshtein({a}, {b}) = 1 "
+        f"WHEN length({a}) = length({b}) + 1 THEN {_doubled_sql(a, b)} "
+        f"WHEN length({b}) = length({a}) + 1 THEN {_doubled_sql(b, a)} ELSE FALSE END"
+    )
+
+
 def name_features_sql(
     prefix: str, *, pairs_table: str = "pairs", records_table: str = "records",
     tokens_table: str = "name_tokens", alts_table: str = "name_alts",
@@ -107,7 +138,9 @@ def name_features_sql(
            jaro_winkler_similarity(d.a, d.b) AS {prefix}_jw,
            na.name IS NOT NULL AS {prefix}_alt,
            coalesce(ta.metaphone = tb.metaphone OR ta.nysiis = tb.nysiis, FALSE) AS {prefix}_phon,
-           coalesce({stem}, FALSE) AS {prefix}_stem
+           coalesce({stem}, FALSE) AS {prefix}_stem,
+           CASE WHEN jaro_winkler_similarity(d.a, d.b) >= 0.80
+                THEN coalesce({typo_sql('d.a', 'd.b')}, FALSE) ELSE FALSE END AS {prefix}_typo
     FROM (SELECT DISTINCT l.{prefix} AS a, r.{prefix} AS b FROM {p} p
           JOIN (SELECT uid, {prefix} FROM {rec}) l ON l.uid = p.uid_l
           JOIN (SELECT uid, {prefix} FROM {rec}) r ON r.uid = p.uid_r
@@ -204,12 +237,13 @@ def gammas_sql(
     g0 = "".join(f", ({c.gamma_sql()}) AS g_{c.name[0]}n0" for c in (forename, surname) if c)
     return f"""
     CREATE OR REPLACE {"TEMP TABLE" if temporary else "TABLE"} {out} AS
-    SELECT uid_l, uid_r, match_key, {_flat(", ".join(cols))}{twins}{_flat(evidence_cols)}
+    SELECT uid_l, uid_r, match_key, {_flat(", ".join(cols))}{twins}, fn_typo{_flat(evidence_cols)}
     FROM (SELECT *{g0} FROM (
         SELECT p.*,
                CASE WHEN {same.format('fn')} THEN 1.0 ELSE f.fn_jw END AS fn_jw,
                coalesce(f.fn_alt, {same.format('fn')}) AS fn_alt,
                coalesce(f.fn_phon, {same.format('fn')}) AS fn_phon,
+               coalesce(f.fn_typo, FALSE) AS fn_typo,
                CASE WHEN {same.format('sn')} THEN 1.0 ELSE s.sn_jw END AS sn_jw,
                coalesce(s.sn_phon, {same.format('sn')}) AS sn_phon,
                coalesce(s.sn_stem, FALSE) AS sn_stem

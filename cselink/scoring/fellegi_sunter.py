@@ -133,7 +133,9 @@ def relatives_sql(comparisons: Sequence[str]) -> str | None:
     other's forename while each is known by a forename the other lacks (``twin_given_names``:
     twins named after each other, Jade Anne / Anne Marie; Jade Anne / Anne Jade is one
     child going by a middle name): that is what twins and siblings look like, not one
-    person recorded twice. Reads the gamma columns and ``twin_given_names``.
+    person recorded twice. Forenames one typing slip apart (``fn_typo``: a neighbouring
+    key, a transposition, a doubled letter) are not read as twins' names. Reads the gamma
+    columns, ``twin_given_names`` and ``fn_typo``.
     """
     comps = set(comparisons)
     if not {"forename", "surname"} <= comps:
@@ -160,10 +162,13 @@ def relatives_sql(comparisons: Sequence[str]) -> str | None:
         # Twins: the same date of birth, forenames that only sound alike (Jayden, Jaylen),
         # or one twin's forename is the other's middle name (twin_given_names, see
         # cselink.comparisons.vectors).
+        # A forename one slip of the fingers from the other (fn_typo: Kayla / Kayka) is
+        # a typing error, not a twin's name.
         different = (f"({different} OR (gamma_dob IN ({apart}) AND gamma_forename BETWEEN 0 "
                      f"AND {fc.gamma_of('exact_other_name')}) OR (gamma_dob = "
-                     f"{dc.gamma_of('exact')} AND (gamma_forename BETWEEN 0 AND "
+                     f"{dc.gamma_of('exact')} AND ((gamma_forename BETWEEN 0 AND "
                      f"{fc.gamma_of('similar_or_sounds_alike')} "
+                     f"AND NOT coalesce(fn_typo, FALSE)) "
                      f"OR coalesce(twin_given_names, FALSE))))")
     # The same family name, in any recorded form (Kowalski/Kowalska twins, a former surname).
     return (
