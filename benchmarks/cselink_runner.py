@@ -39,6 +39,9 @@ from cselink.schema import SCORES_TABLE
 
 Profile = Literal["default", "febrl"]
 
+#: The probability at which :func:`cselink_dedupe` clusters (the benchmarks' threshold).
+CLUSTER_THRESHOLD = 0.5
+
 #: Columns of the pair frames returned here: the peers' columns plus the match weight.
 RUNNER_OUTPUT_COLUMNS: tuple[str, ...] = (*PEER_OUTPUT_COLUMNS, "match_weight")
 
@@ -119,7 +122,11 @@ def cselink_dedupe(
         profile: ``"default"`` or ``"febrl"``.
     """
     with Linker(_sources(sources), settings=settings_for(profile, "dedupe")) as linker:
-        return _pairs(linker)
+        out = _pairs(linker)
+        # cselink's own clusters (strong non-matches kept apart), for the cluster figures.
+        out.attrs["clusters"] = linker.cluster(CLUSTER_THRESHOLD)
+        out.attrs["cluster_threshold"] = CLUSTER_THRESHOLD
+        return out
 
 
 def cselink_dedupe_summary(

@@ -26,7 +26,8 @@ contender:
 
 * pairwise precision, recall and F1 at the threshold (0.5), and pairs completeness
   (share of true pairs among the candidates);
-* for dedupe tasks, the same figures over clusters: connected components of the pairs
+* for dedupe tasks, the same figures over clusters: the contender's own clusters when it
+  returns them (cselink: ``Linker.cluster``), else connected components of the pairs
   at the threshold (scipy), every within-cluster pair counting as a link;
 * on synthetic data, recall by corruption (each tag of :data:`cselink.synthetic.TAGS`
   and the groups in :data:`TAG_GROUPS`), recall by community (the bias check UK
@@ -570,7 +571,20 @@ def evaluate(
         figures["at_thresholds"][str(t)] = {k: row[k] for k in ("precision", "recall", "f1")}
     labels = None
     if task.kind == "dedupe":
-        labels = components(truth.n, scored["a"][linked], scored["b"][linked])
+        own = pairs.attrs.get("clusters")
+        if own is not None and pairs.attrs.get("cluster_threshold") == threshold:
+            # The contender's own clustering (cselink keeps strong non-matches apart).
+            keys = (own["source"].astype(str) + ":" + own["record_id"].astype(str)
+                    if task.keyed_by_source else own["record_id"].astype(str))
+            at = truth.index.get_indexer(keys)
+            if (at < 0).any() or len(np.unique(at)) != truth.n:
+                raise ValueError("the contender's clusters do not cover the task's records")
+            labels = np.empty(truth.n, dtype=np.int64)
+            labels[at] = pd.factorize(own["cluster_id"].astype(str))[0]
+            figures["clustering"] = "own"
+        else:
+            labels = components(truth.n, scored["a"][linked], scored["b"][linked])
+            figures["clustering"] = "connected components"
         figures["clusters"] = cluster_metrics(labels, truth)
     if "tags" in truth.records.columns:
         if "tag_masks" not in extras:
