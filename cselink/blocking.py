@@ -35,12 +35,21 @@ _KEY_SQL: dict[str, str] = {
     "nhs": "nhs", "addr_head": "addr_head",
     # Asymmetric keys: this side's expression joins the other side's plain key.
     "dob_swapped": "dob_swapped", "fn_alt": "alt",
-    # A record without a usable date of birth (missing, placeholder, year only) pairs with
-    # any record on the rule's other keys: DOB-keyed rules can never find it.
-    "no_dob": "CASE WHEN dob IS NULL THEN 0 END", "any": "0",
+    # A record without a usable date of birth (missing or a placeholder, and no year)
+    # pairs with any record on the rule's other keys: DOB-keyed rules can never find it.
+    "no_dob": "CASE WHEN dob IS NULL AND dob_year IS NULL THEN 0 END", "any": "0",
+    # A record with only a year of birth (a year-only or 01/01 date) pairs with any
+    # record born that year on the rule's other keys.
+    "year_only": "CASE WHEN dob IS NULL THEN dob_year END",
+    # A name the record is known by in its own right, not a middle name standing in for
+    # the forename: two middle names that agree say little (every DOB has a few Graces).
+    "main_name": "CASE WHEN main THEN 0 END", "fn_main": "CASE WHEN main THEN fn END",
 }
-#: For asymmetric keys, the key on the other side of the join.
-_PARTNER: dict[str, str] = {"dob_swapped": "dob", "fn_alt": "fn", "no_dob": "any"}
+#: For asymmetric keys, the key on the other side of the join. A nickname joins a main
+#: forename: a middle name used as forename still meets the other record's forename, but
+#: two records' middle names do not meet each other.
+_PARTNER: dict[str, str] = {"dob_swapped": "dob", "fn_alt": "fn_main", "no_dob": "any",
+                            "year_only": "dob_year"}
 
 
 def block_keys_sql(
@@ -51,11 +60,15 @@ def block_keys_sql(
     out: str = "block_keys",
     temporary: bool = False,
 ) -> str:
-    """SQL creating ``block_keys``: one row per record and name variant (and name swap)."""
+    """SQL creating ``block_keys``: one row per record and name variant (and name swap).
+
+    ``main`` is false for a middle name standing in as the forename (the ``main_name``
+    and ``fn_main`` keys read it).
+    """
     rec, var, tok, dst = (quote_ident(x) for x in (records, variants, tokens, out))
     return f"""
     CREATE OR REPLACE {"TEMP TABLE" if temporary else "TABLE"} {dst} AS
-    SELECT v.uid, r.source, v.fn, v.sn,
+    SELECT v.uid, r.source, v.fn, v.sn, v.main,
            tf.metaphone AS fn_metaphone, ts.metaphone AS sn_metaphone,
            tf.nysiis AS fn_nysiis, ts.nysiis AS sn_nysiis,
            v.fn[1] AS fn_initial, v.sn[1] AS sn_initial,
@@ -64,11 +77,11 @@ def block_keys_sql(
            r.dob_ymd[:4] || r.dob_ymd[7:] AS dob_yd,
            r.sex, r.pc, r.pc_outward, r.pc_sector, r.nhs, r.addr_head
     FROM (
-        SELECT uid, fn, sn FROM {var}
+        SELECT uid, fn, sn, kind IS DISTINCT FROM 'middle_name' AS main FROM {var}
         UNION  -- forename and surname recorded the other way round
-        SELECT uid, sn, fn FROM {rec} WHERE fn IS NOT NULL AND sn IS NOT NULL
+        SELECT uid, sn, fn, TRUE FROM {rec} WHERE fn IS NOT NULL AND sn IS NOT NULL
         UNION  -- a record with no name at all still blocks on its DOB and address
-        SELECT uid, NULL, NULL FROM {rec} WHERE uid NOT IN (SELECT uid FROM {var})
+        SELECT uid, NULL, NULL, TRUE FROM {rec} WHERE uid NOT IN (SELECT uid FROM {var})
     ) v
     JOIN {rec} r USING (uid)
     LEFT JOIN {tok} tf ON tf.name = v.fn
@@ -124,7 +137,8 @@ def rule_pairs_sql(
     return (
         "SELECT DISTINCT least(a.uid, b.uid) AS uid_l, greatest(a.uid, b.uid) AS uid_r "
         f"FROM ({_side_sql(rule, partner=False, keys_table=keys_table)}) a "
-        f"JOIN ({_side_sql(rule, partner=True, keys_table=keys_table)}) b ON {on} AND a.uid <> b.uid{cross}"
+        f"JOIN ({_side_sql(rule, partner=True, keys_table=keys_table)}) b "
+        f"ON {on} AND a.uid <> b.uid{cross}"
     )
 
 
@@ -310,7 +324,8 @@ def estimate_rules(
 
 
 def generate_pairs(
-    con: duckdb.DuckDBPyConnection, settings: Settings, *, rules: Sequence[BlockingRule] | None = None
+    con: duckdb.DuckDBPyConnection, settings: Settings, *,
+    rules: Sequence[BlockingRule] | None = None,
 ) -> list[RuleStats]:
     """Build ``pairs``: the union of every rule's pairs over ``block_keys``.
 

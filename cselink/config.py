@@ -21,7 +21,8 @@ from .errors import ConfigError
 BLOCKING_KEYS: Final[tuple[str, ...]] = (
     "fn", "sn", "fn_metaphone", "sn_metaphone", "fn_nysiis", "sn_nysiis", "fn_initial",
     "sn_initial", "fn_alt", "dob", "dob_swapped", "dob_year", "dob_md", "dob_ym", "dob_yd", "sex",
-    "pc", "pc_outward", "pc_sector", "nhs", "addr_head", "no_dob",
+    "pc", "pc_outward", "pc_sector", "nhs", "addr_head", "no_dob", "year_only",
+    "main_name",
 )
 
 
@@ -30,8 +31,10 @@ class BlockingRule:
     """An equi-join on keys: two records are candidates when every key agrees.
 
     ``dob_swapped`` on one side joins ``dob`` on the other (day and month transposed).
-    ``fn_alt`` joins a forename to each name it may stand for (nicknames, spellings).
-    Name keys are taken over every name variant of a record.
+    ``fn_alt`` joins a forename to each name it may stand for (nicknames, spellings), on
+    the other side a main forename (not a middle name standing in for it). Name keys are
+    taken over every name variant of a record; ``main_name`` keeps to the names a record
+    is known by in its own right (no middle name as forename) on both sides.
     """
 
     name: str
@@ -57,16 +60,18 @@ BROAD: Final = 3.0
 DEFAULT_BLOCKING: Final[tuple[BlockingRule, ...]] = (
     BlockingRule(name="dob+surname", keys=("dob", "sn_metaphone")),
     BlockingRule(name="dob+nickname", keys=("dob", "fn_alt")),
-    BlockingRule(name="swapped_dob+forename", keys=("dob_swapped", "fn_metaphone")),
+    BlockingRule(name="swapped_dob+forename", keys=("dob_swapped", "fn_metaphone", "main_name")),
     # One wrong digit in the day, the month or the year of birth.
     BlockingRule(name="full_name+birth_year_month", keys=("fn", "sn", "dob_ym")),
     BlockingRule(name="full_name+birth_year_day", keys=("fn", "sn", "dob_yd")),
     BlockingRule(name="names+birth_day_month", keys=("fn_metaphone", "sn_metaphone", "dob_md")),
     BlockingRule(name="full_name+no_dob", keys=("fn", "sn", "no_dob")),
+    BlockingRule(name="full_name+year_only", keys=("fn", "sn", "year_only")),
     BlockingRule(name="address+postcode", keys=("addr_head", "pc")),
     BlockingRule(name="dob+address", keys=("dob", "addr_head")),
     BlockingRule(name="address+birth_day_month", keys=("addr_head", "dob_md")),
     BlockingRule(name="address+no_dob", keys=("addr_head", "no_dob")),
+    BlockingRule(name="address+year_only", keys=("addr_head", "year_only")),
     BlockingRule(name="nhs_number", keys=("nhs",)),
     # Broad rules.
     BlockingRule(name="full_name+birth_year", keys=("fn", "sn", "dob_year"),

@@ -108,3 +108,33 @@ def test_a_rule_that_would_explode_stops_before_materialising() -> None:
     with Linker({"a": frame}, settings=settings_) as linker, pytest.raises(PairExplosionError,
                                                                           match="everyone"):
         linker._ensure_gammas()
+
+
+def _pairs_of(frame: pd.DataFrame, rules: tuple[BlockingRule, ...]) -> dict[tuple[int, int], str]:
+    with Linker({"a": frame}, settings=Settings(blocking=rules)) as linker:
+        linker._ensure_gammas()
+        return dict(((a, b), k) for a, b, k in linker.con.execute(
+            "SELECT uid_l, uid_r, match_key FROM pairs").fetchall())
+
+
+def test_a_record_with_only_a_year_of_birth_pairs_within_that_year() -> None:
+    tight = tuple(r for r in Settings().blocking if r.max_pairs_per_record is None)
+    frame = _frame([
+        ("Jade", "Smith", "2010-01-01", "TA1 2AB"),    # 1 January: a year-only marker
+        ("Jade", "Smith", "2010-09-21", "LS6 1AB"),    # born that year
+        ("Jade", "Smith", "2013-05-17", "B5 1AB"),     # a namesake born three years later
+    ])
+    keys = _pairs_of(frame, tight)
+    assert keys == {(0, 1): "full_name+year_only"}
+
+
+def test_nicknames_meet_main_forenames_not_two_middle_names() -> None:
+    rules = (BlockingRule(name="dob+nickname", keys=("dob", "fn_alt")),)
+    frame = pd.DataFrame([
+        {"record_id": "0", "forename": "Amy", "middle_names": "Grace", "surname": "Khan",
+         "dob": "2010-03-04"},
+        {"record_id": "1", "forename": "Lily", "middle_names": "Grace", "surname": "Ward",
+         "dob": "2010-03-04"},   # only the middle names agree: a stranger
+        {"record_id": "2", "forename": "Grace", "surname": "Brown", "dob": "2010-03-04"},
+    ])   # 2 goes by the forename the others have as a middle name
+    assert _pairs_of(frame, rules) == {(0, 2): "dob+nickname", (1, 2): "dob+nickname"}

@@ -54,7 +54,7 @@ _KEY_COMPARISON = {
     "dob": "dob", "dob_swapped": "dob", "dob_year": "dob", "dob_md": "dob", "dob_ym": "dob",
     "dob_yd": "dob",
     "sex": "sex", "pc": "postcode", "pc_outward": "postcode", "pc_sector": "postcode",
-    "nhs": "nhs_number", "addr_head": "address", "no_dob": "dob",
+    "nhs": "nhs_number", "addr_head": "address", "no_dob": "dob", "year_only": "dob",
 }
 #: Comparisons that read the same fields as another (a block on one forces the other).
 _ALSO = {"postcode": ("location",), "address": ("location",)}
@@ -121,8 +121,8 @@ def estimate_u(
     keep = a != b
     frame = pd.DataFrame({"uid_l": np.minimum(a, b)[keep], "uid_r": np.maximum(a, b)[keep]})
     con.register("_u_df", frame)
-    con.execute("CREATE OR REPLACE TEMP TABLE _u_pairs AS "
-                "SELECT DISTINCT uid_l, uid_r, NULL::VARCHAR AS match_key FROM _u_df")  # pair keys are unique
+    con.execute("CREATE OR REPLACE TEMP TABLE _u_pairs AS "  # pair keys are unique
+                "SELECT DISTINCT uid_l, uid_r, NULL::VARCHAR AS match_key FROM _u_df")
     con.unregister("_u_df")
     _gammas_for(con, comparisons, "_u_pairs", "_u_gammas")
     patterns, counts = patterns_of(con, comparisons, "_u_gammas")
@@ -165,7 +165,8 @@ def _run_session(
         keys_table = "_train_keys"
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _train_pairs AS SELECT uid_l, uid_r, "
-        f"NULL::VARCHAR AS match_key FROM ({rule_pairs_sql(rule, link_only=link_only, keys_table=keys_table)})"
+        "NULL::VARCHAR AS match_key FROM "
+        f"({rule_pairs_sql(rule, link_only=link_only, keys_table=keys_table)})"
     )
     _gammas_for(con, comparisons, "_train_pairs", "_train_gammas")
     # Pairs the twins-and-siblings guard marks as relatives would teach EM that family
@@ -177,7 +178,7 @@ def _run_session(
     con.execute("DROP TABLE IF EXISTS _train_keys")
     if counts.sum() == 0:
         return None
-    forced = {_KEY_COMPARISON[k] for k in rule.keys}
+    forced = {_KEY_COMPARISON[k] for k in rule.keys if k in _KEY_COMPARISON}
     forced |= {x for c in list(forced) for x in _ALSO.get(c, ())}
     excluded = tuple(sorted(forced & set(comparisons)))
     masked = patterns.copy()
