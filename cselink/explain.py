@@ -11,7 +11,9 @@ birth swapped; same postcode sector".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ._sql import quote_ident
 from .comparisons import COMPARISONS
@@ -22,6 +24,14 @@ _KIND_WORDS = {
     "surname_part": "part of the double-barrelled surname",
     "middle_name": "middle name",
 }
+
+
+#: The reasons that always come first (weights above any comparison's), with their texts.
+_SWAPPED_WEIGHT, _TWINS_WEIGHT = 1000.0, 2000.0
+_SWAPPED_TEXT = "forename and surname recorded the other way round"
+_TWINS_TEXT = "possible twins: same surname, date of birth and home but different forenames"
+_SIBLINGS_TEXT = "possible siblings: same surname and home but different forenames"
+_RELATIVES_TEXT = "possible twins or siblings: same surname and home but different forenames"
 
 
 def _variant_match_sql(col: str, gamma: str, level: int, variants: str) -> str:
@@ -94,21 +104,75 @@ def reasons_sql(comparisons: Sequence[str]) -> str:
         text_expr = f"CASE {gamma} {' '.join(whens)} END"
         items.append(f"struct_pack(w := {quote_ident('mw_' + name)}, t := {text_expr})")
     items.append(
-        "struct_pack(w := 1000.0, t := CASE WHEN swapped THEN "
-        "'forename and surname recorded the other way round' END)"
+        f"struct_pack(w := {_SWAPPED_WEIGHT}, t := CASE WHEN swapped THEN "
+        f"'{_SWAPPED_TEXT}' END)"
     )
     if "dob" in comparisons:
         dob = (f"{quote_ident(COMPARISONS['dob'].gamma_column)} = "
                f"{COMPARISONS['dob'].gamma_of('exact')}")
-        twins = (f"CASE WHEN possible_twins AND {dob} THEN 'possible twins: same surname, date "
-                 "of birth and home but different forenames' WHEN possible_twins THEN "
-                 "'possible siblings: same surname and home but different forenames' END")
+        twins = (f"CASE WHEN possible_twins AND {dob} THEN '{_TWINS_TEXT}' "
+                 f"WHEN possible_twins THEN '{_SIBLINGS_TEXT}' END")
     else:
-        twins = ("CASE WHEN possible_twins THEN 'possible twins or siblings: same surname "
-                 "and home but different forenames' END")
-    items.append(f"struct_pack(w := 2000.0, t := {twins})")
+        twins = f"CASE WHEN possible_twins THEN '{_RELATIVES_TEXT}' END"
+    items.append(f"struct_pack(w := {_TWINS_WEIGHT}, t := {twins})")
     lst = "[" + ", ".join(items) + "]"
     return (
         f"array_to_string(list_transform(list_reverse_sort(list_filter({lst}, "
         "lambda x: x.t IS NOT NULL)), lambda x: x.t), '; ')"
     )
+
+
+def _kind_text(field: str, ev: Any, source_l: str, source_r: str) -> str | None:
+    """:func:`_kind_phrase` in Python: None where the SQL gives NULL."""
+    if not isinstance(ev, Mapping) or ev.get("value") is None:
+        return None
+    kind = _KIND_WORDS.get(ev.get("kind") or "", "another name")
+    source = source_l if ev.get("side") == "l" else source_r
+    return f"{field} matches {kind} '{ev['value']}' recorded by {source}"
+
+
+def _present(value: Any) -> bool:
+    """A non-NULL value as pandas hands it over (NULL is None or NaN)."""
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def reasons_text(row: Mapping[str, Any], comparisons: Sequence[str], *, source_l: str,
+                 source_r: str) -> str:
+    """What :func:`reasons_sql` gives for one scored pair, computed in Python.
+
+    For a handful of pairs (a search) this is much cheaper than planning the SQL
+    expression. ``row`` holds the gamma and ``mw_`` columns, ``swapped``,
+    ``possible_twins`` and the evidence structs ``fn_ev`` / ``sn_ev`` (None when absent);
+    ``source_l`` / ``source_r`` name the sides as ``reasons_sql`` reads them.
+    The order is DuckDB's ``list_reverse_sort`` over (weight, text): a NULL or NaN weight
+    first, then the highest weight, ties broken by the text, highest first.
+    """
+    items: list[tuple[float, str]] = []
+    for name in comparisons:
+        c = COMPARISONS[name]
+        gamma = row[c.gamma_column]
+        if not _present(gamma):
+            continue
+        for lv in c.non_null_levels:
+            if int(gamma) != c.gamma_of(lv.label):
+                continue
+            text: str | None = lv.description
+            if lv.label == "exact_other_name" and name in ("forename", "surname"):
+                ev = row.get("fn_ev" if name == "forename" else "sn_ev")
+                text = _kind_text(name, ev, source_l, source_r) or text
+            if text is not None:
+                items.append((float(row[f"mw_{name}"]), text))
+            break
+    if _present(row.get("swapped")) and bool(row["swapped"]):
+        items.append((_SWAPPED_WEIGHT, _SWAPPED_TEXT))
+    if _present(row.get("possible_twins")) and bool(row["possible_twins"]):
+        if "dob" in comparisons:
+            dob = COMPARISONS["dob"]
+            twins = row[dob.gamma_column] == dob.gamma_of("exact")
+            items.append((_TWINS_WEIGHT, _TWINS_TEXT if twins else _SIBLINGS_TEXT))
+        else:
+            items.append((_TWINS_WEIGHT, _RELATIVES_TEXT))
+    # -0.0 and 0.0 tie in DuckDB's sort; NaN stands for NULL (both sort first).
+    items.sort(key=lambda it: (math.isnan(it[0]), 0.0 if math.isnan(it[0]) else it[0] + 0.0,
+                               it[1]), reverse=True)
+    return "; ".join(t for _, t in items)

@@ -34,7 +34,7 @@ from .comparisons import COMPARISONS
 from .comparisons.vectors import comparison_sqls
 from .config import Settings
 from .errors import UsageError
-from .explain import evidence_sql, reasons_sql
+from .explain import evidence_sql, reasons_sql, reasons_text
 from .ingest import IngestReport, Source, load_sources
 from .lookup import (
     LOOKUP_LAYOUT,
@@ -540,19 +540,58 @@ class Linker:
                 tf_adjust=self.settings.tf_adjust, tf_cap=self.settings.tf_weight_cap,
                 twins_probability=self.settings.twins_probability,
             ))
-            # The reasons name the recorded name that matched (explain.evidence_sql) only
-            # for names agreeing through another name: fetch those records' variants.
-            other = [f"{quote_ident(COMPARISONS[c].gamma_column)} = "
-                     f"{COMPARISONS[c].gamma_of('exact_other_name')}"
-                     for c in ("forename", "surname") if c in self.comparisons]
-            named = [int(u) for (u,) in con.execute(
-                f"SELECT DISTINCT uid_l FROM _q_scores WHERE match_probability >= ? "
-                f"AND ({' OR '.join(other) or 'FALSE'}) ORDER BY uid_l", [threshold]).fetchall()]
-            for stmt in candidate_variants_sqls(named, query_variants="_q_variants",
+            return self._explain_search("_q_scores", threshold, records_table="_q_recs",
+                                        query_variants="_q_variants")
+
+    def _explain_search(self, scores_table: str, threshold: float, *, records_table: str,
+                        query_variants: str) -> pd.DataFrame:
+        """:meth:`_explained` for a search: the same frame, reasons worked out in Python.
+
+        A search returns a few rows, and planning the reasons expression
+        (:func:`~cselink.explain.reasons_sql`) cost more than everything else in it:
+        :func:`~cselink.explain.reasons_text` gives the same text per row. The reasons
+        name the recorded name that matched (:func:`~cselink.explain.evidence_sql`) only
+        for names agreeing through another name, so the evidence, and the variants of
+        those records, are fetched only when some pair does.
+        """
+        con = self.con
+        scores, rec = quote_ident(scores_table), quote_ident(records_table)
+        other = [f"{quote_ident(COMPARISONS[c].gamma_column)} = "
+                 f"{COMPARISONS[c].gamma_of('exact_other_name')}"
+                 for c in ("forename", "surname") if c in self.comparisons]
+        named = [int(u) for (u,) in con.execute(
+            f"SELECT DISTINCT uid_l FROM {scores} WHERE match_probability >= ? "
+            f"AND ({' OR '.join(other) or 'FALSE'}) ORDER BY uid_l", [threshold]).fetchall()]
+        evidence = ""
+        if named:
+            for stmt in candidate_variants_sqls(named, query_variants=query_variants,
                                                 out="_q_vars"):
                 con.execute(stmt)
-            return self._explained("_q_scores", threshold, query=True,
-                                   records_table="_q_recs", variants_table="_q_vars")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _out AS SELECT * FROM {scores} "
+                        "WHERE match_probability >= ?", [threshold])
+            con.execute(evidence_sql("_q_vars"))
+            evidence = ("LEFT JOIN _evidence e ON e.uid_l = s.uid_l AND e.uid_r = s.uid_r")
+        gam = ", ".join(f"s.{COMPARISONS[c].gamma_column}" for c in self.comparisons)
+        mws = ", ".join(f"s.mw_{c}" for c in self.comparisons)
+        ev = "e.fn_ev, e.sn_ev" if named else "NULL AS fn_ev, NULL AS sn_ev"
+        frame = con.execute(
+            f"""
+            SELECT r.record_id AS query_id, l.source AS source, l.record_id AS record_id,
+                   s.match_probability, s.match_weight, {gam}, {mws}, s.match_key,
+                   s.possible_twins, s.swapped, {ev}
+            FROM {scores} s JOIN {rec} l ON l.uid = s.uid_l JOIN {rec} r ON r.uid = s.uid_r
+            {evidence}
+            WHERE s.match_probability >= ?
+            ORDER BY r.record_id, s.match_weight DESC, l.source, l.record_id
+            """, [threshold]).df()
+        if named:
+            con.execute("DROP TABLE _out")
+            con.execute("DROP TABLE _evidence")
+        reasons = [reasons_text(row, self.comparisons, source_l=row["source"],
+                                source_r=QUERY_LABEL)
+                   for row in frame.to_dict(orient="records")]
+        frame.insert(5, "reasons", pd.Series(reasons, index=frame.index, dtype=object))
+        return frame.drop(columns=["swapped", "fn_ev", "sn_ev"])
 
     @contextmanager
     def _query_database(self, *, single_thread: bool = False) -> Iterator[None]:

@@ -19,6 +19,7 @@ from cselink import Linker
 from cselink.comparisons import COMPARISONS
 from cselink.config import BlockingRule, Settings
 from cselink.errors import UsageError
+from cselink.explain import evidence_sql, reasons_sql, reasons_text
 from cselink.synthetic import AGENCIES, SynthConfig, generate
 
 INDEXED = [a for a in AGENCIES if a != "police"]
@@ -239,3 +240,25 @@ def test_search_leaves_out_the_rules_a_dedupe_skips(folder: Path, index: Path) -
         hit = bool(((out["source"] == "education")
                     & (out["record_id"] == target["record_id"])).any())
         assert hit is found, cap
+
+
+def test_search_reasons_in_python_are_the_sql_reasons(folder: Path) -> None:
+    """``reasons_text`` (a search's reasons) gives what ``reasons_sql`` gives, row by row."""
+    sources = {a: _canonical(folder, a) for a in AGENCIES}
+    with Linker(sources) as linker:
+        linker.predict(threshold=0.0)
+        con, comps = linker.con, linker.comparisons
+        con.execute("CREATE OR REPLACE TEMP TABLE _out AS SELECT * FROM scores")
+        con.execute(evidence_sql())
+        rows = con.execute(
+            f"SELECT *, {reasons_sql(comps)} AS sql_reasons FROM ("
+            "SELECT s.*, l.source AS source_l, r.source AS source_r, e.fn_ev, e.sn_ev "
+            "FROM scores s JOIN records l ON l.uid = s.uid_l JOIN records r ON r.uid = s.uid_r "
+            "LEFT JOIN _evidence e ON e.uid_l = s.uid_l AND e.uid_r = s.uid_r)").df()
+    # Every kind of reason is there: a recorded other name, names swapped, relatives.
+    assert rows["fn_ev"].notna().any() and rows["sn_ev"].notna().any()
+    assert rows["swapped"].fillna(False).astype(bool).any()
+    assert rows["possible_twins"].astype(bool).any()
+    for row in rows.to_dict(orient="records"):
+        assert reasons_text(row, comps, source_l=row["source_l"],
+                            source_r=row["source_r"]) == row["sql_reasons"]

@@ -55,25 +55,81 @@ PLACEHOLDER_DATES: Final[tuple[str, ...]] = ("1900-01-01", "1901-01-01", "1899-1
 YEAR_ONLY_MARKERS: Final[tuple[tuple[int, int], ...]] = ((1, 1), (7, 1))
 
 
-def _map_distinct(
+#: The table holding every Python mapping of a standardise run (see :func:`_write_maps`).
+_MAPS_TABLE = "_std_maps"
+#: Its value columns: up to three texts and one list per mapped raw value.
+_TEXT_SLOTS, _LIST_SLOT = ("s1", "s2", "s3"), "l1"
+
+
+def _write_frame(
     con: duckdb.DuckDBPyConnection,
     name: str,
-    values_sql: str,
-    func: Callable[[str], Sequence[Any]],
-    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    columns: Sequence[tuple[str, str]],
     *,
     temporary: bool = True,
 ) -> None:
-    """Apply ``func`` to each distinct non-null value of ``values_sql``; write table ``name``."""
-    values = [row[0] for row in con.sql(values_sql).fetchall()]
-    rows = [(v, *func(v)) for v in values]
-    frame = pd.DataFrame(rows, columns=["raw", *columns])
+    """Write ``rows`` as table ``name`` with the given (column, SQL type) pairs.
+
+    The types are cast explicitly: pandas leaves an all-None or empty column untyped.
+    """
+    frame = pd.DataFrame(list(rows), columns=[c for c, _ in columns])
     if frame.empty:
         frame = frame.astype(object)
-    con.register(f"_{name}_df", frame)
-    kind = "TEMP TABLE" if temporary else "TABLE"
-    con.execute(f"CREATE OR REPLACE {kind} {name} AS SELECT * FROM _{name}_df")
-    con.unregister(f"_{name}_df")
+    view = f"_{name}_df"
+    con.register(view, frame)
+    try:
+        cols = ", ".join(f"{quote_ident(c)}::{t} AS {quote_ident(c)}" for c, t in columns)
+        kind = "TEMP TABLE" if temporary else "TABLE"
+        con.execute(f"CREATE OR REPLACE {kind} {quote_ident(name)} AS SELECT {cols} "
+                    f"FROM {quote_ident(view)}")
+    finally:
+        con.unregister(view)
+
+
+def _write_maps(
+    con: duckdb.DuckDBPyConnection,
+    maps: Sequence[tuple[str, Callable[[str], Sequence[Any]], Sequence[bool]]],
+) -> None:
+    """Apply each map's function to each of its distinct raw values, into one table.
+
+    ``maps`` holds, per map: the SQL of its distinct non-null raw values (one column),
+    the function, and per output whether it is a list. Writes :data:`_MAPS_TABLE`
+    ``(m, raw, s1, s2, s3, l1)``: m numbers the map, texts go to s1.. in order, the list
+    (at most one) to l1; :func:`_map_sql` reads one map back. One query and one table
+    for every map: a statement costs DuckDB about a millisecond to plan however small
+    its input, which was most of standardising one referral.
+    """
+    union = " UNION ALL ".join(f"SELECT {i} AS m, * FROM ({values})"
+                               for i, (values, _, _) in enumerate(maps))
+    rows = []
+    for m, raw in con.execute(union).fetchall():
+        _, func, is_list = maps[m]
+        texts: list[Any] = [None] * len(_TEXT_SLOTS)
+        items = None
+        slot = 0
+        for value, listed in zip(func(raw), is_list, strict=True):
+            if listed:
+                items = value
+            else:
+                texts[slot] = value
+                slot += 1
+        rows.append((m, raw, *texts, items))
+    _write_frame(con, _MAPS_TABLE, rows, [
+        ("m", "INTEGER"), ("raw", "VARCHAR"), *((c, "VARCHAR") for c in _TEXT_SLOTS),
+        (_LIST_SLOT, "VARCHAR[]")])
+
+
+def _map_sql(m: int, columns: Sequence[str], is_list: Sequence[bool]) -> str:
+    """A subquery ``(raw, <columns>)`` of map ``m`` in :data:`_MAPS_TABLE`."""
+    out, slot = [], 0
+    for name, listed in zip(columns, is_list, strict=True):
+        if listed:
+            out.append(f"{_LIST_SLOT} AS {name}")
+        else:
+            out.append(f"{_TEXT_SLOTS[slot]} AS {name}")
+            slot += 1
+    return f"(SELECT raw, {', '.join(out)} FROM {_MAPS_TABLE} WHERE m = {int(m)})"
 
 
 def _forename_row(raw: str) -> tuple[str | None, list[str]]:
@@ -122,44 +178,30 @@ def standardise(
     src = quote_ident(source_table)
     rec, var = quote_ident(records_table), quote_ident(variants_table)
     kind = "TEMP TABLE" if temporary else "TABLE"
-    _map_distinct(
-        con, "_fn_map", f"SELECT DISTINCT forename FROM {src} WHERE forename IS NOT NULL",
-        _forename_row, ["fn", "fn_rest"],
-    )
-    _map_distinct(
-        con, "_sn_map", f"SELECT DISTINCT surname FROM {src} WHERE surname IS NOT NULL",
-        _surname_row, ["sn", "sn_parts"],
-    )
-    _map_distinct(
-        con, "_mid_map",
-        f"SELECT DISTINCT middle_names FROM {src} WHERE middle_names IS NOT NULL",
-        lambda raw: (middle_tokens(None, raw),), ["mid"],
-    )
-    _map_distinct(
-        con, "_alias_map",
-        f"SELECT DISTINCT a FROM (SELECT unnest(aliases) AS a FROM {src}) WHERE a IS NOT NULL",
-        split_full_name, ["fn", "sn"],
-    )
-    _map_distinct(
-        con, "_former_map",
-        f"SELECT DISTINCT f FROM (SELECT unnest(former_surnames) AS f FROM {src}) "
-        "WHERE f IS NOT NULL",
-        lambda raw: (clean_surname(raw),), ["sn"],
-    )
-    _map_distinct(
-        con, "_pc_map", f"SELECT DISTINCT postcode FROM {src} WHERE postcode IS NOT NULL",
-        _postcode_row, ["pc", "pc_outward", "pc_sector"],
-    )
-    _map_distinct(
-        con, "_addr_map", f"SELECT DISTINCT address FROM {src} WHERE address IS NOT NULL",
-        _address_row, ["tokens"],
-    )
-    # A postcode written inside the address stands in for a missing postcode only.
-    _map_distinct(
-        con, "_addr_pc_map",
-        f"SELECT DISTINCT address FROM {src} WHERE address IS NOT NULL AND postcode IS NULL",
-        _address_postcode_row, ["pc", "pc_outward", "pc_sector"],
-    )
+    # name, SQL of the distinct raw values, function, output columns (True: a list).
+    specs: list[tuple[str, str, Callable[[str], Sequence[Any]], dict[str, bool]]] = [
+        ("_fn_map", f"SELECT DISTINCT forename FROM {src} WHERE forename IS NOT NULL",
+         _forename_row, {"fn": False, "fn_rest": True}),
+        ("_sn_map", f"SELECT DISTINCT surname FROM {src} WHERE surname IS NOT NULL",
+         _surname_row, {"sn": False, "sn_parts": True}),
+        ("_mid_map", f"SELECT DISTINCT middle_names FROM {src} WHERE middle_names IS NOT NULL",
+         lambda raw: (middle_tokens(None, raw),), {"mid": True}),
+        ("_alias_map", f"SELECT DISTINCT a FROM (SELECT unnest(aliases) AS a FROM {src}) "
+         "WHERE a IS NOT NULL", split_full_name, {"fn": False, "sn": False}),
+        ("_former_map", f"SELECT DISTINCT f FROM (SELECT unnest(former_surnames) AS f "
+         f"FROM {src}) WHERE f IS NOT NULL", lambda raw: (clean_surname(raw),), {"sn": False}),
+        ("_pc_map", f"SELECT DISTINCT postcode FROM {src} WHERE postcode IS NOT NULL",
+         _postcode_row, {"pc": False, "pc_outward": False, "pc_sector": False}),
+        ("_addr_map", f"SELECT DISTINCT address FROM {src} WHERE address IS NOT NULL",
+         _address_row, {"tokens": True}),
+        # A postcode written inside the address stands in for a missing postcode only.
+        ("_addr_pc_map", f"SELECT DISTINCT address FROM {src} WHERE address IS NOT NULL "
+         "AND postcode IS NULL", _address_postcode_row,
+         {"pc": False, "pc_outward": False, "pc_sector": False}),
+    ]
+    _write_maps(con, [(values, func, tuple(cols.values())) for _, values, func, cols in specs])
+    maps = {name: _map_sql(i, tuple(cols), tuple(cols.values()))
+            for i, (name, _, _, cols) in enumerate(specs)}
     placeholders = ", ".join(f"DATE '{d}'" for d in PLACEHOLDER_DATES)
     markers = " OR ".join(
         f"(month(i.dob) = {int(m)} AND day(i.dob) = {int(d)})" for m, d in year_only_markers
@@ -187,12 +229,12 @@ def standardise(
                    coalesce(pm.pc_sector, apm.pc_sector) AS pc_sector,
                    am.tokens AS addr_tokens
             FROM {src} i
-            LEFT JOIN _fn_map fm ON fm.raw = i.forename
-            LEFT JOIN _sn_map sm ON sm.raw = i.surname
-            LEFT JOIN _mid_map mm ON mm.raw = i.middle_names
-            LEFT JOIN _pc_map pm ON pm.raw = i.postcode
-            LEFT JOIN _addr_map am ON am.raw = i.address
-            LEFT JOIN _addr_pc_map apm ON apm.raw = i.address AND i.postcode IS NULL
+            LEFT JOIN {maps['_fn_map']} fm ON fm.raw = i.forename
+            LEFT JOIN {maps['_sn_map']} sm ON sm.raw = i.surname
+            LEFT JOIN {maps['_mid_map']} mm ON mm.raw = i.middle_names
+            LEFT JOIN {maps['_pc_map']} pm ON pm.raw = i.postcode
+            LEFT JOIN {maps['_addr_map']} am ON am.raw = i.address
+            LEFT JOIN {maps['_addr_pc_map']} apm ON apm.raw = i.address AND i.postcode IS NULL
         )
         SELECT uid, source, record_id, fn, sn, sn_parts, mid, aliases, former_surnames,
                CASE WHEN dob_quality = 'full' THEN dob_in END AS dob,
@@ -224,11 +266,11 @@ def standardise(
             UNION ALL
             SELECT r.uid, 1, am.fn, CASE WHEN am.sn IS NULL THEN r.sn ELSE am.sn END, a.a
             FROM (SELECT uid, unnest(aliases) AS a FROM {rec}) a
-            JOIN {rec} r USING (uid) JOIN _alias_map am ON am.raw = a.a
+            JOIN {rec} r USING (uid) JOIN {maps['_alias_map']} am ON am.raw = a.a
             UNION ALL
             SELECT r.uid, 2, r.fn, fm.sn, f.f
             FROM (SELECT uid, unnest(former_surnames) AS f FROM {rec}) f
-            JOIN {rec} r USING (uid) JOIN _former_map fm ON fm.raw = f.f
+            JOIN {rec} r USING (uid) JOIN {maps['_former_map']} fm ON fm.raw = f.f
             UNION ALL
             SELECT uid, 3, fn, unnest(sn_parts), NULL FROM {rec} WHERE len(sn_parts) > 1
             UNION ALL
@@ -266,16 +308,11 @@ def standardise(
         ORDER BY r.uid
         """
     )
-    _map_distinct(
-        con,
-        tokens_table,
+    names = con.execute(
         f"SELECT DISTINCT n FROM (SELECT fn AS n FROM {var} UNION SELECT sn "
-        f"FROM {var}) WHERE n IS NOT NULL",
-        phonetic_codes,
-        ["metaphone", "nysiis", "soundex"],
-        temporary=temporary,
-    )
-    con.execute(f"ALTER TABLE {tokens_table} RENAME COLUMN raw TO name")
-    for t in ("_fn_map", "_sn_map", "_mid_map", "_alias_map", "_former_map", "_pc_map",
-              "_addr_map", "_addr_pc_map", base_table):
+        f"FROM {var}) WHERE n IS NOT NULL").fetchall()
+    _write_frame(con, tokens_table, [(n, *phonetic_codes(n)) for (n,) in names],
+                 [("name", "VARCHAR"), ("metaphone", "VARCHAR"), ("nysiis", "VARCHAR"),
+                  ("soundex", "VARCHAR")], temporary=temporary)
+    for t in (_MAPS_TABLE, base_table):
         con.execute(f"DROP TABLE IF EXISTS {t}")
