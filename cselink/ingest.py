@@ -282,6 +282,8 @@ def load_sources(
     table: str = INPUT_TABLE,
     rejects_table: str = REJECTS_TABLE,
     on_duplicate: OnDuplicate = "reject",
+    first_uid: int = 0,
+    summarise: bool = True,
 ) -> IngestReport:
     """Read, map and validate sources into ``table`` and ``rejects_table``.
 
@@ -292,6 +294,10 @@ def load_sources(
         rejects_table: name of the table of rejected rows (replaced).
         on_duplicate: ``"reject"`` sends a repeated record_id to the rejects table
             (the first is kept); ``"raise"`` makes it an :class:`InputDataError`.
+        first_uid: the uid of the first usable row (the others follow in order).
+        summarise: count rows, warnings and rejects per source into the report. Without
+            it (a search, which discards the report) the report is empty and
+            ``on_duplicate`` must be ``"reject"``.
 
     Returns:
         The counts, warnings and date-order findings.
@@ -307,6 +313,8 @@ def load_sources(
         raise UsageError(f"on_duplicate must be 'reject' or 'raise', not {on_duplicate!r}")
     if table == rejects_table:
         raise UsageError("the input and rejects tables must have different names")
+    if not summarise and on_duplicate != "reject":
+        raise UsageError("on_duplicate='raise' needs summarise=True")
     names = [s.name for s in sources]
     for s in sources:
         if not isinstance(s, Source):
@@ -330,9 +338,10 @@ def load_sources(
             temps.extend([raw.table, raw.malformed])
             stage = cio.temp_name("stage")
             temps.append(stage)
-            _stage_source(con, src, index, raw, stage, report, on_duplicate)
+            _stage_source(con, src, index, raw, stage, report, on_duplicate,
+                          summarise=summarise)
             stages.append(stage)
-        _write_outputs(con, stages, table, rejects_table)
+        _write_outputs(con, stages, table, rejects_table, first_uid=first_uid)
     finally:
         cio.drop_temp(con, *temps)
         if not ordered:
@@ -511,6 +520,8 @@ def _stage_source(
     stage: str,
     report: IngestReport,
     on_duplicate: OnDuplicate,
+    *,
+    summarise: bool = True,
 ) -> None:
     mapping = _resolve_mapping(src, raw)
     sql = _Sql(raw, mapping)
@@ -671,7 +682,8 @@ FROM t3
         said, _ = cio.duckdb_error_message(exc)
         raise InputDataError(f"cannot map the source ({said})", file=raw.file) from None
 
-    _reject_duplicates(con, stage)
+    if not (isinstance(src.data, pd.DataFrame) and len(src.data) < 2):  # one row: no repeat
+        _reject_duplicates(con, stage)
     if raw.malformed:
         con.execute(
             f"INSERT INTO {quote_ident(stage)} (source_index, source, row_number, reason, "
@@ -680,7 +692,8 @@ FROM t3
             {"i": index, "s": src.name},
         )
 
-    _summarise(con, src, raw, mapping, stage, report, findings, on_duplicate)
+    if summarise:
+        _summarise(con, src, raw, mapping, stage, report, findings, on_duplicate)
 
 
 def _reject_duplicates(con: duckdb.DuckDBPyConnection, stage: str) -> None:
@@ -967,11 +980,12 @@ REJECTS_SCHEMA: tuple[tuple[str, str], ...] = (
 
 
 def _write_outputs(
-    con: duckdb.DuckDBPyConnection, stages: Sequence[str], table: str, rejects_table: str
+    con: duckdb.DuckDBPyConnection, stages: Sequence[str], table: str, rejects_table: str,
+    *, first_uid: int = 0,
 ) -> None:
     """Write the input and rejects tables from the staged sources, in source then row order.
 
-    uid numbers the used rows 0..n-1 in that order. A source whose used rows are
+    uid numbers the used rows ``first_uid``.. in that order. A source whose used rows are
     exactly rows 1..k (no rejects, no gaps: the usual case) gets ``offset + row - 1``
     without sorting; any other source is numbered by a window over its own rows.
     """
@@ -980,7 +994,7 @@ def _write_outputs(
     con.execute(f"CREATE OR REPLACE TABLE {quote_ident(table)} ({columns})")
     rej_columns = ", ".join(f"{quote_ident(c)} {t}" for c, t in REJECTS_SCHEMA)
     con.execute(f"CREATE OR REPLACE TABLE {quote_ident(rejects_table)} ({rej_columns})")
-    offset = 0
+    offset = int(first_uid)
     for stage in stages:
         st = quote_ident(stage)
         n, low, high = cio.fetch_one(

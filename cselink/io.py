@@ -135,7 +135,9 @@ def drop_temp(con: duckdb.DuckDBPyConnection, *names: str | None) -> None:
             continue
         for kind in ("TABLE", "VIEW"):
             try:
+                # Raises for an object of the other kind, and is done otherwise.
                 con.execute(f"DROP {kind} IF EXISTS {quote_ident(name)}")
+                break
             except duckdb.Error:
                 continue
 

@@ -508,12 +508,11 @@ class Linker:
         con = self.con
         few = len(frame) <= _FEW_QUERIES
         with self._timed("search"), self._query_database(single_thread=few):
-            load_sources(con, [Source(QUERY_SOURCE, frame)], table="_q_input",
-                         rejects_table="_q_rejects")
             # Query uids follow the indexed ones: pairs are (indexed uid_l, query uid_r).
-            con.execute(f"CREATE OR REPLACE TABLE _q_in AS SELECT * REPLACE "
-                        f"(uid + {int(first_free_uid)} AS uid) FROM _q_input")
-            standardise(con, source_table="_q_in", records_table="_q_records",
+            load_sources(con, [Source(QUERY_SOURCE, frame)], table="_q_input",
+                         rejects_table="_q_rejects", first_uid=first_free_uid,
+                         summarise=False)
+            standardise(con, source_table="_q_input", records_table="_q_records",
                         variants_table="_q_variants", tokens_table="_q_tokens")
             con.execute(block_keys_sql(records="_q_records", variants="_q_variants",
                                        tokens="_q_tokens", out="_q_keys"))
