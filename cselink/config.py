@@ -160,7 +160,8 @@ class Settings:
         blocking: the union of these rules makes the candidate pairs.
         comparisons: comparison names from :mod:`cselink.comparisons.library`.
         max_pairs: stop before materialising a rule estimated to give more pairs.
-        u_sample_pairs: random pairs sampled to estimate u.
+        u_sample_pairs: random pairs sampled to estimate u. Exact agreement is counted
+            from value frequencies instead, so the sample only shapes the weaker levels.
         seed: seeds every random step (sampling), so runs are reproducible.
         tf_adjust: adjust exact name matches for how common the name is.
         tf_weight_cap: largest term-frequency adjustment, in bits, either way.
@@ -178,7 +179,7 @@ class Settings:
     blocking: tuple[BlockingRule, ...] = DEFAULT_BLOCKING
     comparisons: tuple[str, ...] = DEFAULT_COMPARISONS
     max_pairs: int = 200_000_000
-    u_sample_pairs: int = 300_000
+    u_sample_pairs: int = 100_000
     seed: int = 42
     tf_adjust: bool = True
     tf_weight_cap: float = 6.0

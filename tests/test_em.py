@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from cselink.scoring.em import fit_em, level_frequencies
 
@@ -66,3 +67,34 @@ def test_em_agrees_with_recordlinkage_ecm_on_binary_vectors() -> None:
     ours = np.array([x[1] for x in res.m])
     theirs = np.array([ecm.m_probs[c][1] for c in ["a", "b", "c"]])
     assert np.max(np.abs(ours - theirs)) < 0.01
+
+
+def test_exact_agreement_u_counts_every_pair() -> None:
+    """The exact-level u equals a brute-force count over all (cross-source) record pairs."""
+    import itertools
+
+    import duckdb
+    import pandas as pd
+
+    from cselink.scoring.training import exact_agreement_u
+
+    rng = np.random.default_rng(3)
+    n = 60
+    frame = pd.DataFrame({
+        "source": rng.choice(["a", "b", "c"], size=n),
+        "v": rng.choice(["x", "y", "z", None], size=n, p=[0.5, 0.2, 0.1, 0.2]),
+    })
+    con = duckdb.connect()
+    con.register("_f", frame)
+    con.execute("CREATE TABLE records AS SELECT source, v, v AS p FROM _f")
+    rows = list(frame.itertuples(index=False))
+    for link_only in (False, True):
+        pairs = [(x, y) for x, y in itertools.combinations(rows, 2)
+                 if x.v is not None and y.v is not None
+                 and (not link_only or x.source != y.source)]
+        expected = sum(x.v == y.v for x, y in pairs) / len(pairs)
+        got = exact_agreement_u(con, "v", "p", link_only=link_only)
+        assert got == pytest.approx(expected)
+    # No record has the value: no pairs to count.
+    con.execute("CREATE OR REPLACE TABLE records AS SELECT 'a' AS source, NULL AS v, NULL AS p")
+    assert exact_agreement_u(con, "v", "p", link_only=False) is None

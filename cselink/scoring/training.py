@@ -31,12 +31,13 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from .._sql import quote_ident
 from ..blocking import rule_count_sql, rule_pairs_sql
 from ..comparisons import COMPARISONS
 from ..comparisons.vectors import comparison_sqls
 from ..config import BlockingRule, Settings
 from ..errors import ConvergenceWarning
-from .em import fit_em, level_frequencies, match_posterior
+from .em import PROBABILITY_FLOOR, fit_em, level_frequencies, match_posterior
 from .fellegi_sunter import pattern_counts_sql, relatives_sql
 from .model import Model
 
@@ -97,10 +98,85 @@ def _gammas_for(
         con.execute(stmt)
 
 
+#: Comparisons whose strongest level is plain equality of one ``records`` column:
+#: (level label, the column compared, the column whose absence is the null level).
+_EXACT_LEVELS: dict[str, tuple[str, str, str]] = {
+    "forename": ("exact", "fn", "fn"), "surname": ("exact", "sn", "sn"),
+    "dob": ("exact", "dob", "dob_year"), "postcode": ("exact", "pc", "pc"),
+    "address": ("exact", "addr", "addr"), "sex": ("agree", "sex", "sex"),
+    "nhs_number": ("agree", "nhs", "nhs"),
+}
+
+
+def exact_agreement_u(
+    con: duckdb.DuckDBPyConnection, column: str, present: str, *, link_only: bool
+) -> float | None:
+    """P(two random records agree exactly on ``column`` | both have ``present``), counted
+    from the value frequencies over every record pair rather than sampled.
+
+    This is the u of the strongest level, the one that carries the most weight and that
+    a random sample sees least often (two strangers share a date of birth about once in
+    ten thousand pairs). None when there are no such pairs.
+    """
+    c, q = quote_ident(column), quote_ident(present)
+    totals, sizes = (
+        con.execute(
+            f"SELECT sum(t * t - s2)::DOUBLE, sum(t * t)::DOUBLE FROM ("
+            f"SELECT sum(n) AS t, sum(n * n) AS s2 FROM ("
+            f"SELECT {c} AS v, source, count(*)::HUGEINT AS n FROM records "
+            f"WHERE {q} IS NOT NULL AND {c} IS NOT NULL GROUP BY ALL) GROUP BY v)"
+        ).fetchall()[0],
+        con.execute(
+            f"SELECT sum(n)::DOUBLE, sum(n * n)::DOUBLE FROM ("
+            f"SELECT source, count(*)::HUGEINT AS n FROM records WHERE {q} IS NOT NULL "
+            "GROUP BY source)").fetchall()[0],
+    )
+    if link_only:  # pairs across sources: all pairs less those within a source
+        agree = totals[0] or 0.0
+        pairs = (sizes[0] or 0.0) ** 2 - (sizes[1] or 0.0)
+    else:  # ordered pairs of two different records
+        t = con.execute(
+            f"SELECT sum(n * (n - 1))::DOUBLE FROM (SELECT count(*)::HUGEINT AS n "
+            f"FROM records WHERE {q} IS NOT NULL AND {c} IS NOT NULL GROUP BY {c})"
+        ).fetchall()[0][0]
+        agree = t or 0.0
+        pairs = (sizes[0] or 0.0) * ((sizes[0] or 0.0) - 1)
+    return agree / pairs if pairs > 0 else None
+
+
+def _with_exact_u(
+    con: duckdb.DuckDBPyConnection, settings: Settings, comparisons: Sequence[str],
+    u: list[NDArray[np.float64]],
+) -> list[NDArray[np.float64]]:
+    """u with each plain-equality level's share counted exactly, the other levels
+    rescaled to the rest (their shares among themselves stay as sampled)."""
+    out = []
+    for i, name in enumerate(comparisons):
+        spec = _EXACT_LEVELS.get(name)
+        comp = COMPARISONS[name]
+        if spec is None or spec[0] not in {lv.label for lv in comp.non_null_levels}:
+            out.append(u[i])
+            continue
+        p = exact_agreement_u(con, spec[1], spec[2], link_only=settings.link_type == "link")
+        g = comp.gamma_of(spec[0])
+        rest = u[i].copy()
+        rest[g] = 0.0
+        if p is None or rest.sum() <= 0:
+            out.append(u[i])
+            continue
+        new = rest / rest.sum() * (1.0 - p)
+        new[g] = p
+        new = np.maximum(new, PROBABILITY_FLOOR)  # no level impossible (as sampled u)
+        out.append(np.asarray(new / new.sum(), dtype=np.float64))
+    return out
+
+
 def estimate_u(
     con: duckdb.DuckDBPyConnection, settings: Settings, comparisons: Sequence[str]
 ) -> list[NDArray[np.float64]]:
-    """u per comparison from ``settings.u_sample_pairs`` seeded random record pairs."""
+    """u per comparison from ``settings.u_sample_pairs`` seeded random record pairs; the
+    share of exact agreement (where a level is plain equality) is counted exactly from
+    the value frequencies (:func:`exact_agreement_u`)."""
     rng = np.random.default_rng(settings.seed)
     rows = con.execute("SELECT uid, source FROM records ORDER BY uid").fetchnumpy()
     uids = np.asarray(rows["uid"], dtype=np.int64)
@@ -129,7 +205,8 @@ def estimate_u(
     con.execute("DROP TABLE _u_gammas")
     con.execute("DROP TABLE _u_pairs")
     log.info("estimated u from %d random pairs", len(frame))
-    return level_frequencies(patterns, counts, [COMPARISONS[c].n_levels for c in comparisons])
+    u = level_frequencies(patterns, counts, [COMPARISONS[c].n_levels for c in comparisons])
+    return _with_exact_u(con, settings, comparisons, u)
 
 
 def _all_pairs(con: duckdb.DuckDBPyConnection, link_only: bool) -> float:
