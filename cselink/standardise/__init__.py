@@ -18,7 +18,7 @@ are joined back in DuckDB, so the cost follows the number of distinct values, no
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import duckdb
@@ -61,6 +61,25 @@ _MAPS_TABLE = "_std_maps"
 _TEXT_SLOTS, _LIST_SLOT = ("s1", "s2", "s3"), "l1"
 
 
+def _column_sql(expr: str, name: str, sql_type: str, values: Sequence[Any]) -> str:
+    """``expr AS name``, typed as pandas and DuckDB type a column of Python ``values``.
+
+    ``sql_type`` when some value is present; an all-None column (or none at all) is
+    DuckDB's NULL type and a column of empty lists a list of it, as a registered pandas
+    column would be, so the tables keep the types they had.
+    """
+    col = quote_ident(name)
+    if sql_type.endswith("[]"):
+        if any(v for v in values if v is not None):
+            return f"{expr}::{sql_type} AS {col}"
+        if values and all(v is not None for v in values):
+            return f"[] AS {col}"
+        return f"NULL AS {col}"
+    if any(v is not None for v in values):
+        return f"{expr}::{sql_type} AS {col}"
+    return f"NULL AS {col}"
+
+
 def _write_frame(
     con: duckdb.DuckDBPyConnection,
     name: str,
@@ -69,17 +88,16 @@ def _write_frame(
     *,
     temporary: bool = True,
 ) -> None:
-    """Write ``rows`` as table ``name`` with the given (column, SQL type) pairs.
-
-    The types are cast explicitly: pandas leaves an all-None or empty column untyped.
-    """
+    """Write ``rows`` as table ``name`` of the given (column, SQL type) pairs (see
+    :func:`_column_sql` for the types of empty columns)."""
     frame = pd.DataFrame(list(rows), columns=[c for c, _ in columns])
     if frame.empty:
         frame = frame.astype(object)
     view = f"_{name}_df"
     con.register(view, frame)
     try:
-        cols = ", ".join(f"{quote_ident(c)}::{t} AS {quote_ident(c)}" for c, t in columns)
+        cols = ", ".join(_column_sql(quote_ident(c), c, t, [r[i] for r in rows])
+                         for i, (c, t) in enumerate(columns))
         kind = "TEMP TABLE" if temporary else "TABLE"
         con.execute(f"CREATE OR REPLACE {kind} {quote_ident(name)} AS SELECT {cols} "
                     f"FROM {quote_ident(view)}")
@@ -89,26 +107,25 @@ def _write_frame(
 
 def _write_maps(
     con: duckdb.DuckDBPyConnection,
-    maps: Sequence[tuple[str, Callable[[str], Sequence[Any]], Sequence[bool]]],
+    maps: Sequence[tuple[str, str, Callable[[str], Sequence[Any]], Mapping[str, bool]]],
 ) -> None:
-    """Apply each map's function to each of its distinct raw values, into one table.
+    """Apply each map's function to each of its distinct raw values; a table per map.
 
-    ``maps`` holds, per map: the SQL of its distinct non-null raw values (one column),
-    the function, and per output whether it is a list. Writes :data:`_MAPS_TABLE`
-    ``(m, raw, s1, s2, s3, l1)``: m numbers the map, texts go to s1.. in order, the list
-    (at most one) to l1; :func:`_map_sql` reads one map back. One query and one table
-    for every map: a statement costs DuckDB about a millisecond to plan however small
-    its input, which was most of standardising one referral.
+    ``maps`` holds, per map: the table to write, the SQL of its distinct non-null raw
+    values (one column), the function, and its output columns (True for a list). The
+    table is ``(raw, <outputs>)``. All maps go through one query and one frame
+    (:data:`_MAPS_TABLE`, dropped after): a statement costs DuckDB about a millisecond
+    to plan however small its input, which was most of standardising one referral.
     """
     union = " UNION ALL ".join(f"SELECT {i} AS m, * FROM ({values})"
-                               for i, (values, _, _) in enumerate(maps))
-    rows = []
+                               for i, (_, values, _, _) in enumerate(maps))
+    rows: list[tuple[Any, ...]] = []
     for m, raw in con.execute(union).fetchall():
-        _, func, is_list = maps[m]
+        _, _, func, cols = maps[m]
         texts: list[Any] = [None] * len(_TEXT_SLOTS)
         items = None
         slot = 0
-        for value, listed in zip(func(raw), is_list, strict=True):
+        for value, listed in zip(func(raw), cols.values(), strict=True):
             if listed:
                 items = value
             else:
@@ -118,18 +135,22 @@ def _write_maps(
     _write_frame(con, _MAPS_TABLE, rows, [
         ("m", "INTEGER"), ("raw", "VARCHAR"), *((c, "VARCHAR") for c in _TEXT_SLOTS),
         (_LIST_SLOT, "VARCHAR[]")])
-
-
-def _map_sql(m: int, columns: Sequence[str], is_list: Sequence[bool]) -> str:
-    """A subquery ``(raw, <columns>)`` of map ``m`` in :data:`_MAPS_TABLE`."""
-    out, slot = [], 0
-    for name, listed in zip(columns, is_list, strict=True):
-        if listed:
-            out.append(f"{_LIST_SLOT} AS {name}")
-        else:
-            out.append(f"{_TEXT_SLOTS[slot]} AS {name}")
-            slot += 1
-    return f"(SELECT raw, {', '.join(out)} FROM {_MAPS_TABLE} WHERE m = {int(m)})"
+    by_map: list[list[tuple[Any, ...]]] = [[] for _ in maps]
+    for row in rows:
+        by_map[row[0]].append(row)
+    for m, (table, _, _, cols) in enumerate(maps):
+        mine = by_map[m]
+        out, slot = [_column_sql("raw", "raw", "VARCHAR", [r[1] for r in mine])], 0
+        for name, listed in cols.items():
+            if listed:
+                column, index, sql_type = _LIST_SLOT, 2 + len(_TEXT_SLOTS), "VARCHAR[]"
+            else:
+                column, index, sql_type = _TEXT_SLOTS[slot], 2 + slot, "VARCHAR"
+                slot += 1
+            out.append(_column_sql(column, name, sql_type, [r[index] for r in mine]))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {', '.join(out)} "
+                    f"FROM {_MAPS_TABLE} WHERE m = {int(m)}")
+    con.execute(f"DROP TABLE {_MAPS_TABLE}")
 
 
 def _forename_row(raw: str) -> tuple[str | None, list[str]]:
@@ -199,9 +220,7 @@ def standardise(
          "AND postcode IS NULL", _address_postcode_row,
          {"pc": False, "pc_outward": False, "pc_sector": False}),
     ]
-    _write_maps(con, [(values, func, tuple(cols.values())) for _, values, func, cols in specs])
-    maps = {name: _map_sql(i, tuple(cols), tuple(cols.values()))
-            for i, (name, _, _, cols) in enumerate(specs)}
+    _write_maps(con, specs)
     placeholders = ", ".join(f"DATE '{d}'" for d in PLACEHOLDER_DATES)
     markers = " OR ".join(
         f"(month(i.dob) = {int(m)} AND day(i.dob) = {int(d)})" for m, d in year_only_markers
@@ -229,12 +248,12 @@ def standardise(
                    coalesce(pm.pc_sector, apm.pc_sector) AS pc_sector,
                    am.tokens AS addr_tokens
             FROM {src} i
-            LEFT JOIN {maps['_fn_map']} fm ON fm.raw = i.forename
-            LEFT JOIN {maps['_sn_map']} sm ON sm.raw = i.surname
-            LEFT JOIN {maps['_mid_map']} mm ON mm.raw = i.middle_names
-            LEFT JOIN {maps['_pc_map']} pm ON pm.raw = i.postcode
-            LEFT JOIN {maps['_addr_map']} am ON am.raw = i.address
-            LEFT JOIN {maps['_addr_pc_map']} apm ON apm.raw = i.address AND i.postcode IS NULL
+            LEFT JOIN _fn_map fm ON fm.raw = i.forename
+            LEFT JOIN _sn_map sm ON sm.raw = i.surname
+            LEFT JOIN _mid_map mm ON mm.raw = i.middle_names
+            LEFT JOIN _pc_map pm ON pm.raw = i.postcode
+            LEFT JOIN _addr_map am ON am.raw = i.address
+            LEFT JOIN _addr_pc_map apm ON apm.raw = i.address AND i.postcode IS NULL
         )
         SELECT uid, source, record_id, fn, sn, sn_parts, mid, aliases, former_surnames,
                CASE WHEN dob_quality = 'full' THEN dob_in END AS dob,
@@ -266,11 +285,11 @@ def standardise(
             UNION ALL
             SELECT r.uid, 1, am.fn, CASE WHEN am.sn IS NULL THEN r.sn ELSE am.sn END, a.a
             FROM (SELECT uid, unnest(aliases) AS a FROM {rec}) a
-            JOIN {rec} r USING (uid) JOIN {maps['_alias_map']} am ON am.raw = a.a
+            JOIN {rec} r USING (uid) JOIN _alias_map am ON am.raw = a.a
             UNION ALL
             SELECT r.uid, 2, r.fn, fm.sn, f.f
             FROM (SELECT uid, unnest(former_surnames) AS f FROM {rec}) f
-            JOIN {rec} r USING (uid) JOIN {maps['_former_map']} fm ON fm.raw = f.f
+            JOIN {rec} r USING (uid) JOIN _former_map fm ON fm.raw = f.f
             UNION ALL
             SELECT uid, 3, fn, unnest(sn_parts), NULL FROM {rec} WHERE len(sn_parts) > 1
             UNION ALL
@@ -314,5 +333,5 @@ def standardise(
     _write_frame(con, tokens_table, [(n, *phonetic_codes(n)) for (n,) in names],
                  [("name", "VARCHAR"), ("metaphone", "VARCHAR"), ("nysiis", "VARCHAR"),
                   ("soundex", "VARCHAR")], temporary=temporary)
-    for t in (_MAPS_TABLE, base_table):
+    for t in (*(name for name, _, _, _ in specs), base_table):
         con.execute(f"DROP TABLE IF EXISTS {t}")
