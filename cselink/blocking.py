@@ -348,20 +348,23 @@ def generate_pairs(
                 "max_pairs"
             )
     names = "[" + ", ".join("'" + r.name.replace("'", "''") + "'" for r in rules) + "]"
-    union = " UNION ALL ".join(
-        _pair_keys_sql(rule, i, link_only=link_only)
-        for i, rule in enumerate(rules) if i not in skipped
-    ) or "SELECT NULL::UBIGINT AS k, NULL::TINYINT AS rule WHERE FALSE"
-    # One aggregation over every rule's pairs: the first rule that found each pair, and a
-    # bit per rule (for the statistics below).
+    # Each rule's pairs are written out one rule at a time, then aggregated once: the
+    # first rule that found each pair, and a bit per rule (for the statistics below).
+    # One query over the union of every rule would hold every rule's join at once, and
+    # DuckDB's per-operator buffers alone then outgrow a small memory limit.
+    con.execute("CREATE OR REPLACE TEMP TABLE _rule_pairs (k UBIGINT, rule TINYINT)")
+    for i, rule in enumerate(rules):
+        if i not in skipped:
+            con.execute(f"INSERT INTO _rule_pairs {_pair_keys_sql(rule, i, link_only=link_only)}")
     con.execute(
         f"""
         CREATE OR REPLACE TABLE pairs AS
         SELECT (k >> 32)::BIGINT AS uid_l, (k & 4294967295)::BIGINT AS uid_r,
                {names}[min(rule) + 1] AS match_key, bit_or(1::UBIGINT << rule) AS rules
-        FROM ({union}) GROUP BY k
+        FROM _rule_pairs GROUP BY k
         """
     )
+    con.execute("DROP TABLE _rule_pairs")
     live = [i for i in range(len(rules)) if i not in skipped]
     sums = ", ".join(f"sum(((rules >> {i}) & 1)::BIGINT)" for i in live) or "0"
     found = con.execute(f"SELECT {sums} FROM pairs").fetchall()[0]
