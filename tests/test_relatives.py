@@ -63,6 +63,22 @@ CASES = [
     ("one child: recorded under an alias, the real name listed as alias",
      {"forename": "Jade", "middle_names": "Anne"},
      {"forename": "Kim", "aliases": ["Jade Smith"]}, False),
+    # A year-only date of birth (01/01) agrees with a full date of that year as far as it
+    # goes: it does not place the two children at different times.
+    ("one child: under an alias, the date of birth known only to its year",
+     {"forename": "Jade"}, {"forename": "Kim", "aliases": ["Jade Smith"], "dob": "2010-01-01"},
+     False),
+    ("siblings: a forename shared through an alias, born apart in the same year",
+     {"forename": "Jade"}, {"forename": "Kim", "aliases": ["Jade Smith"], "dob": "2010-11-20"},
+     True),
+    # One twin's record with its names the other way round: the family name agrees
+    # crosswise and the forenames differ. (One child with swapped names and a changed
+    # surname, Palmer Rajvir / Rajvir Kaur, looks the same by names alone: held back too.)
+    ("twins, one record with forename and surname the other way round",
+     {"forename": "Rosie", "surname": "Finch"}, {"forename": "Finch", "surname": "Abigail"},
+     True),
+    ("siblings: different forenames, one date of birth known only to its year",
+     {"forename": "Jade"}, {"forename": "Kayla", "dob": "2010-01-01"}, True),
 ]
 
 

@@ -5,7 +5,11 @@ Reads a pair table (``uid_l, uid_r, match_key``), ``records``, ``name_tokens`` a
 passes small tables holding only the records of its candidate pairs); writes the gamma
 table:
 
-    uid_l, uid_r, match_key, gamma_<comparison>..., twin_given_names, fn_l, sn_l, swapped
+    uid_l, uid_r, match_key, gamma_<comparison>..., twin_given_names, fn_typo,
+    dob_year_only, fn_l, sn_l, swapped
+
+``fn_typo`` (forenames one typing slip apart) and ``dob_year_only`` (a date of birth known
+only to its year, or missing) are read by the twins-and-siblings guard.
 
 Main names are compared with similarity levels; every other name a record is known by
 (aliases, former surnames, surname parts, middle names: ``records.fn_set``/``sn_set``) is
@@ -237,7 +241,8 @@ def gammas_sql(
     g0 = "".join(f", ({c.gamma_sql()}) AS g_{c.name[0]}n0" for c in (forename, surname) if c)
     return f"""
     CREATE OR REPLACE {"TEMP TABLE" if temporary else "TABLE"} {out} AS
-    SELECT uid_l, uid_r, match_key, {_flat(", ".join(cols))}{twins}, fn_typo{_flat(evidence_cols)}
+    SELECT uid_l, uid_r, match_key, {_flat(", ".join(cols))}{twins}, fn_typo,
+           (l_dob IS NULL OR r_dob IS NULL) AS dob_year_only{_flat(evidence_cols)}
     FROM (SELECT *{g0} FROM (
         SELECT p.*,
                CASE WHEN {same.format('fn')} THEN 1.0 ELSE f.fn_jw END AS fn_jw,

@@ -134,8 +134,9 @@ def relatives_sql(comparisons: Sequence[str]) -> str | None:
     twins named after each other, Jade Anne / Anne Marie; Jade Anne / Anne Jade is one
     child going by a middle name): that is what twins and siblings look like, not one
     person recorded twice. Forenames one typing slip apart (``fn_typo``: a neighbouring
-    key, a transposition, a doubled letter) are not read as twins' names. Reads the gamma
-    columns, ``twin_given_names`` and ``fn_typo``.
+    key, a transposition, a doubled letter) are not read as twins' names, nor is a date of
+    birth known only to its year read as born apart. Reads the gamma columns,
+    ``twin_given_names``, ``fn_typo`` and ``dob_year_only``.
     """
     comps = set(comparisons)
     if not {"forename", "surname"} <= comps:
@@ -157,14 +158,17 @@ def relatives_sql(comparisons: Sequence[str]) -> str | None:
         # Siblings: born at clearly different times, and the forename only agrees by a
         # middle name, a nickname or a near spelling (families reuse names).
         dc = COMPARISONS["dob"]
-        apart = ", ".join(str(dc.gamma_of(x)) for x in
-                          ("different", "same_year", "same_year_and_month"))
+        # A date known only to its year (dob_year_only: 01/01, or a year alone) agrees
+        # with any date of that year as far as it goes: it does not put them apart.
+        near = ", ".join(str(dc.gamma_of(x)) for x in ("same_year", "same_year_and_month"))
+        apart = (f"(gamma_dob = {dc.gamma_of('different')} OR (gamma_dob IN ({near}) "
+                 "AND NOT coalesce(dob_year_only, FALSE)))")
         # Twins: the same date of birth, forenames that only sound alike (Jayden, Jaylen),
         # or one twin's forename is the other's middle name (twin_given_names, see
         # cselink.comparisons.vectors).
         # A forename one slip of the fingers from the other (fn_typo: Kayla / Kayka) is
         # a typing error, not a twin's name.
-        different = (f"({different} OR (gamma_dob IN ({apart}) AND gamma_forename BETWEEN 0 "
+        different = (f"({different} OR ({apart} AND gamma_forename BETWEEN 0 "
                      f"AND {fc.gamma_of('exact_other_name')}) OR (gamma_dob = "
                      f"{dc.gamma_of('exact')} AND ((gamma_forename BETWEEN 0 AND "
                      f"{fc.gamma_of('similar_or_sounds_alike')} "
