@@ -179,7 +179,7 @@ class Settings:
     blocking: tuple[BlockingRule, ...] = DEFAULT_BLOCKING
     comparisons: tuple[str, ...] = DEFAULT_COMPARISONS
     max_pairs: int = 200_000_000
-    u_sample_pairs: int = 100_000
+    u_sample_pairs: int = 50_000
     seed: int = 42
     tf_adjust: bool = True
     tf_weight_cap: float = 6.0
