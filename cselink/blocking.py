@@ -264,6 +264,45 @@ def _pair_keys_sql(rule: BlockingRule, rule_no: int, *, link_only: bool) -> str:
 #: Above this many records, rule pair counts are estimated from a sample of about this many.
 ESTIMATE_SAMPLE_RECORDS = 200_000
 
+#: Rules whose joins run in one statement hold at most about this many rows between them
+#: (each rule: its estimated pairs plus one key row per record).
+INSERT_GROUP_ROWS = 2_000_000
+
+#: DuckDB memory a rule's join in a shared statement may count on, whatever its size (each
+#: join operator reserves buffers of its own): fewer rules share a statement under a
+#: small memory limit.
+INSERT_GROUP_BYTES_PER_RULE = 50 * 2**20
+
+_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "PiB": 2**50,
+          "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "PB": 10**15}
+
+
+def _memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> float:
+    """DuckDB's memory limit in bytes (it reports it formatted: '190.7 MiB')."""
+    text = str(con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+    number, _, unit = text.strip().partition(" ")
+    try:
+        return float(number) * _UNITS.get(unit.strip(), 1)
+    except ValueError:
+        return float("inf")
+
+
+def _insert_groups(live: Sequence[int], estimates: Sequence[int], n_records: int,
+                   max_rules: int) -> list[list[int]]:
+    """The live rules in order, cut into runs of at most ``max_rules`` whose joins
+    together stay small."""
+    groups: list[list[int]] = []
+    load = 0
+    for i in live:
+        cost = estimates[i] + n_records
+        if groups and load + cost <= INSERT_GROUP_ROWS and len(groups[-1]) < max_rules:
+            groups[-1].append(i)
+            load += cost
+        else:
+            groups.append([i])
+            load = cost
+    return groups
+
 
 @dataclass(frozen=True, slots=True)
 class RuleStats:
@@ -352,14 +391,18 @@ def generate_pairs(
                 "max_pairs"
             )
     names = "[" + ", ".join("'" + r.name.replace("'", "''") + "'" for r in rules) + "]"
-    # Each rule's pairs are written out one rule at a time, then aggregated once: the
+    # The rules' pairs are written out a few rules at a time, then aggregated once: the
     # first rule that found each pair, and a bit per rule (for the statistics below).
     # One query over the union of every rule would hold every rule's join at once, and
-    # DuckDB's per-operator buffers alone then outgrow a small memory limit.
+    # DuckDB's per-operator buffers alone then outgrow a small memory limit; one statement
+    # per rule costs more in fixed overheads than in joins on small data.
     con.execute("CREATE OR REPLACE TEMP TABLE _rule_pairs (k UBIGINT, rule TINYINT)")
-    for i, rule in enumerate(rules):
-        if i not in skipped:
-            con.execute(f"INSERT INTO _rule_pairs {_pair_keys_sql(rule, i, link_only=link_only)}")
+    n_records = int(con.execute("SELECT count(*) FROM records").fetchall()[0][0])
+    live = [i for i in range(len(rules)) if i not in skipped]
+    max_rules = max(1, int(_memory_limit_bytes(con) // INSERT_GROUP_BYTES_PER_RULE))
+    for group in _insert_groups(live, estimates, n_records, max_rules):
+        con.execute("INSERT INTO _rule_pairs " + " UNION ALL ".join(
+            _pair_keys_sql(rules[i], i, link_only=link_only) for i in group))
     con.execute(
         f"""
         CREATE OR REPLACE TABLE pairs AS
@@ -369,7 +412,6 @@ def generate_pairs(
         """
     )
     con.execute("DROP TABLE _rule_pairs")
-    live = [i for i in range(len(rules)) if i not in skipped]
     sums = ", ".join(f"sum(((rules >> {i}) & 1)::BIGINT)" for i in live) or "0"
     found = con.execute(f"SELECT {sums} FROM pairs").fetchall()[0]
     counts = {i: int(found[j] or 0) for j, i in enumerate(live)}

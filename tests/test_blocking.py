@@ -138,3 +138,30 @@ def test_nicknames_meet_main_forenames_not_two_middle_names() -> None:
         {"record_id": "2", "forename": "Grace", "surname": "Brown", "dob": "2010-03-04"},
     ])   # 2 goes by the forename the others have as a middle name
     assert _pairs_of(frame, rules) == {(0, 2): "dob+nickname", (1, 2): "dob+nickname"}
+
+
+@given(st.lists(st.integers(0, 3_000_000), min_size=0, max_size=40),
+       st.integers(0, 1_000_000), st.integers(1, 50))
+def test_rule_groups_cover_every_rule_once_in_order_and_stay_small(
+        estimates: list[int], n_records: int, max_rules: int) -> None:
+    from cselink.blocking import INSERT_GROUP_ROWS, _insert_groups
+
+    live = list(range(len(estimates)))
+    groups = _insert_groups(live, estimates, n_records, max_rules)
+    assert [i for g in groups for i in g] == live
+    for g in groups:
+        assert 1 <= len(g) <= max_rules
+        # a rule alone may be large; rules share a statement only while they stay small
+        assert len(g) == 1 or sum(estimates[i] + n_records for i in g) <= INSERT_GROUP_ROWS
+
+
+def test_rules_share_statements_by_memory_limit() -> None:
+    import duckdb
+
+    from cselink.blocking import _memory_limit_bytes
+
+    con = duckdb.connect()
+    con.execute("SET memory_limit = '200MB'")
+    assert 190 * 2**20 < _memory_limit_bytes(con) < 200 * 10**6 + 1
+    con.execute("SET memory_limit = '2GB'")
+    assert 1.8 * 2**30 <= _memory_limit_bytes(con) <= 2 * 10**9
