@@ -147,7 +147,7 @@ class EMConfig:
     #: EM sessions; the first also gives the prior, so it should be a strict rule.
     training_rules: tuple[BlockingRule, ...] = DEFAULT_TRAINING_RULES
     #: Records are sampled so that no session scores more pairs than this.
-    max_training_pairs: int = 400_000
+    max_training_pairs: int = 250_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
