@@ -155,7 +155,7 @@ def test_rule_groups_cover_every_rule_once_in_order_and_stay_small(
         assert len(g) == 1 or sum(estimates[i] + n_records for i in g) <= INSERT_GROUP_ROWS
 
 
-def test_rules_share_statements_by_memory_limit() -> None:
+def test_duckdb_memory_limit_is_read_in_bytes() -> None:
     import duckdb
 
     from cselink.blocking import _memory_limit_bytes

@@ -218,6 +218,12 @@ def _all_pairs(con: duckdb.DuckDBPyConnection, link_only: bool) -> float:
     return (sum(sizes) ** 2 - sum(s * s for s in sizes)) / 2
 
 
+def _sampled(uid: str) -> str:
+    """SQL: the record ``uid`` is in a session's seeded sample of records ($1 the seed,
+    $2 the share kept, in millionths). Sampled pairs are those of two sampled records."""
+    return f"hash({uid}, $1::BIGINT) % 1000000 < $2"
+
+
 def _run_session(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
@@ -239,8 +245,7 @@ def _run_session(
         # A blocking rule with these keys already made these pairs and compared them:
         # read their gammas (the same records sampled the same way) instead of again.
         kept = ("" if frac == 1.0 else
-                " AND hash(uid_l, $1::BIGINT) % 1000000 < $2"
-                " AND hash(uid_r, $1::BIGINT) % 1000000 < $2")
+                f" AND {_sampled('uid_l')} AND {_sampled('uid_r')}")
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _train_gammas AS SELECT g.* FROM gammas g "
             "JOIN pairs p USING (uid_l, uid_r) "
@@ -252,7 +257,7 @@ def _run_session(
             # Seeded sample of records (hash of uid and seed), so the session stays bounded.
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE _train_keys AS SELECT * FROM block_keys "
-                "WHERE hash(uid, ?::BIGINT) % 1000000 < ?", sample,
+                f"WHERE {_sampled('uid')}", sample,
             )
             keys_table = "_train_keys"
         con.execute(
