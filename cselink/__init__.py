@@ -17,7 +17,7 @@ Examples:
 
 from __future__ import annotations
 
-from ._version import __version__
+from ._version import __version__ as __version__
 from .config import BlockingRule, EMConfig, Settings
 from .errors import (
     ConfigError,

@@ -95,7 +95,9 @@ def pair_metrics(
     return PairMetrics(tp, fp, fn, precision, recall, f1, completeness, reduction)
 
 
-def cluster_pairs(clusters: pd.DataFrame, key: str = "record_id", by: str = "cluster_id") -> set[tuple[str, str]]:
+def cluster_pairs(
+    clusters: pd.DataFrame, key: str = "record_id", by: str = "cluster_id"
+) -> set[tuple[str, str]]:
     """Every within-cluster pair of a cluster table (for scoring a dedupe against pair truth)."""
     out: set[tuple[str, str]] = set()
     for _, members in clusters.groupby(by)[key]:

@@ -41,7 +41,8 @@ def _variant_match_sql(col: str, gamma: str, level: int, variants: str) -> str:
         "struct_pack("
         f"side := {chosen.format(l=repr('l'), r=repr('r'))}, "
         f"kind := {chosen.format(l='vl.kind', r='vr.kind')}, "
-        f"value := {chosen.format(l=f'coalesce(vl.detail, vl.{col})', r=f'coalesce(vr.detail, vr.{col})')})"
+        "value := " + chosen.format(l=f"coalesce(vl.detail, vl.{col})",
+                                    r=f"coalesce(vr.detail, vr.{col})") + ")"
     )
     order = (
         "struct_pack(a := (vl.kind <> 'primary')::INT + (vr.kind <> 'primary')::INT, "

@@ -16,10 +16,10 @@ declared formats, map sex codes, extract a postcode from the address, fill
 constants. Standardising is the engine's job.
 
 A row is rejected when it has no record_id, nothing to link on (no name, alias,
-date of birth, NHS number, address or postcode), repeats an earlier record_id of its source, or could not be parsed
-from the file. A bad optional value (a date that does not parse, an unknown sex
-code, an NHS number that fails its check digit) keeps the row, with the value
-NULL (or ``nhs_number_valid`` false) and a warning count in the
+date of birth, NHS number, address or postcode), repeats an earlier record_id of its
+source, or could not be parsed from the file. A bad optional value (a date that does
+not parse, an unknown sex code, an NHS number that fails its check digit) keeps the row,
+with the value NULL (or ``nhs_number_valid`` false) and a warning count in the
 :class:`IngestReport`. Always ``rows_read == rows_used + rows_rejected``.
 
 Everything per row is DuckDB SQL over the raw table; Python only builds the SQL.

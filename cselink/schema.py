@@ -13,7 +13,8 @@ before it wrote and writes its own:
 ``name_variants``: uid, variant, forename, surname (every name a record may be known by)
 ``pairs`` (written by :mod:`cselink.blocking`): uid_l < uid_r, match_key (first rule that found it)
 ``gammas`` (written by :mod:`cselink.comparisons`): uid_l, uid_r, gamma_<comparison>, ...
-``scores`` (written by :mod:`cselink.scoring`): ..., mw_<comparison>, match_weight, match_probability
+``scores`` (written by :mod:`cselink.scoring`): ..., mw_<comparison>, match_weight,
+match_probability
 ``clusters`` (written by :mod:`cselink.clustering`): uid, cluster_id
 """
 

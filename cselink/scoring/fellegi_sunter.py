@@ -114,12 +114,11 @@ def scores_sql(
         SELECT *, {_num(model.prior_weight)} + {total} AS raw_weight, {twins} AS possible_twins
         FROM w
     )
-    SELECT * EXCLUDE (raw_weight),
-           CASE WHEN possible_twins THEN least(raw_weight, {_num(cap_weight)})
-                ELSE raw_weight END AS match_weight,
-           1.0 / (1.0 + pow(2.0, -(CASE WHEN possible_twins THEN least(raw_weight, {_num(cap_weight)})
-                                        ELSE raw_weight END))) AS match_probability
-    FROM t
+    SELECT *, 1.0 / (1.0 + pow(2.0, -match_weight)) AS match_probability
+    FROM (SELECT * EXCLUDE (raw_weight),
+                 CASE WHEN possible_twins THEN least(raw_weight, {_num(cap_weight)})
+                      ELSE raw_weight END AS match_weight
+          FROM t)
     """
 
 

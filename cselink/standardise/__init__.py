@@ -4,8 +4,8 @@ Reads ``input_records`` (see :mod:`cselink.schema`) and writes:
 
 ``records``
     uid, source, record_id, fn, sn, dob, dob_year, dob_ymd (yyyymmdd text), dob_quality
-    ('full' | 'year_only' | 'placeholder' | 'missing'), dob_swapped, sex, pc, pc_outward, pc_sector, addr,
-    addr_tokens, nhs (valid NHS numbers only)
+    ('full' | 'year_only' | 'placeholder' | 'missing'), dob_swapped, sex, pc, pc_outward,
+    pc_sector, addr, addr_tokens, nhs (valid NHS numbers only)
 ``name_variants``
     uid, kind, fn, sn, detail: every name the record may be known by. ``kind`` is one of
     :data:`VARIANT_KINDS`; ``detail`` holds the raw alias or former surname it came from.
