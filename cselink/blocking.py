@@ -9,9 +9,11 @@ materialised, so a rule that would explode stops with :class:`PairExplosionError
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import duckdb
 import pandas as pd
@@ -142,13 +144,42 @@ def rule_pairs_sql(
     )
 
 
+#: Separates the parts of a look-up key's text (no cleaned value holds it).
+_KEY_SEPARATOR = "\x1f"
+
+
+def key_hash_sql(rule_no: int, role: str, exprs: Sequence[str]) -> str:
+    """SQL of a look-up key's hash: the low 64 bits of the MD5 of its text.
+
+    The text is the rule number, the role and each key value as DuckDB writes it as
+    VARCHAR (a DATE as 2010-03-04), joined by :data:`_KEY_SEPARATOR`. MD5, unlike DuckDB's
+    ``hash``, is defined outside DuckDB, so :func:`key_hash` computes the same number in
+    Python and a search of a few referrals needs no statement to hash its keys.
+    """
+    parts = ", ".join([f"'{int(rule_no)}'", f"'{role}'", *(f"({e})::VARCHAR" for e in exprs)])
+    return f"md5_number_lower(concat_ws(chr(31), {parts}))"
+
+
+def key_text(value: object) -> str:
+    """A key value as DuckDB casts it to VARCHAR (dates ISO, integers plain)."""
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def key_hash(rule_no: int, role: str, values: Sequence[object]) -> int:
+    """:func:`key_hash_sql` in Python: the same UBIGINT for the same key."""
+    text = _KEY_SEPARATOR.join([str(int(rule_no)), role, *(key_text(v) for v in values)])
+    return int.from_bytes(hashlib.md5(text.encode("utf-8")).digest()[8:], "little")
+
+
 def _hash_sql(rule_no: int, role: str, rule: BlockingRule, *, partner: bool,
               keys_table: str, alts_table: str = "name_alts") -> str:
     """SELECT DISTINCT uid, rule, key_hash for one side of one rule (see block_index_sql)."""
-    keys = ", ".join(f"k{i}" for i in range(len(rule.keys)))
+    keys = [f"k{i}" for i in range(len(rule.keys))]
     side = _side_sql(rule, partner=partner, keys_table=keys_table, alts_table=alts_table)
     return (f"SELECT DISTINCT uid, {rule_no}::SMALLINT AS rule, "
-            f"hash({rule_no}, '{role}', {keys}) AS key_hash FROM ({side})")
+            f"{key_hash_sql(rule_no, role, keys)} AS key_hash FROM ({side})")
 
 
 def block_index_sql(rules: Sequence[BlockingRule], *, keys_table: str = "block_keys",
@@ -198,7 +229,7 @@ def query_hashes_sql(rules: Sequence[BlockingRule], *, keys_table: str,
             keys = [_PARTNER[k] if (partner and k in _PARTNER) else k for k in rule.keys]
             exprs = [_KEY_SQL[k] for k in keys]
             present = " AND ".join(f"({e}) IS NOT NULL" for e in exprs)
-            item = (i, f"CASE WHEN {present} THEN hash({i}, '{role}', {', '.join(exprs)}) END")
+            item = (i, f"CASE WHEN {present} THEN {key_hash_sql(i, role, exprs)} END")
             (with_alts if "fn_alt" in keys else plain).append(item)
     selects = []
     for items, src in ((plain, f"{quote_ident(keys_table)} bk"),
