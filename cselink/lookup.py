@@ -10,7 +10,8 @@ once (kept in the database file):
 ``lookup_records``
     the columns of ``records`` the comparisons and the output read
     (:data:`~cselink.comparisons.vectors.COMPARED_COLUMNS`, ``source``, ``record_id``) plus
-    the phonetic codes of the main forename and surname, with an ART index on ``uid``
+    the phonetic codes of the main forename and surname and their term frequencies
+    (``tf_fn``, ``tf_sn``), with an ART index on ``uid``
 ``lookup_variants``
     ``name_variants`` (for the reasons), with an ART index on ``uid``
 
@@ -51,7 +52,8 @@ _VARIANT_COLUMNS = "uid, kind, fn, sn, detail"
 
 #: What the look-up tables hold, as recorded in ``cselink_meta``: tables of another layout
 #: (an index searched by an earlier version) are built again.
-LOOKUP_LAYOUT: Final[str] = "3;" + ",".join(LOOKUP_RECORD_COLUMNS) + ";" + _VARIANT_COLUMNS
+LOOKUP_LAYOUT: Final[str] = ("5;" + ",".join(LOOKUP_RECORD_COLUMNS) + ",tf_fn,tf_sn;"
+                               + _VARIANT_COLUMNS)
 
 
 def _records_with_codes_sql(records: str, tokens: str) -> str:
@@ -76,8 +78,12 @@ def lookup_tables_sqls(rules: Sequence[BlockingRule], *,
     return [
         block_index_sql(rules, out="lookup_blocks", skip=skip),
         "CREATE INDEX lookup_blocks_key ON lookup_blocks (key_hash)",
-        "CREATE OR REPLACE TABLE lookup_records AS "
-        + _records_with_codes_sql("records", "name_tokens") + " ORDER BY r.uid",
+        # The term frequencies of the main names ride along for the quick search
+        # (cselink.quicksearch), which would otherwise scan tf_fn / tf_sn per referral.
+        "CREATE OR REPLACE TABLE lookup_records AS SELECT x.*, f.tf AS tf_fn, s.tf AS tf_sn "
+        "FROM (" + _records_with_codes_sql("records", "name_tokens") + ") x "
+        "LEFT JOIN tf_fn f ON f.value = x.fn LEFT JOIN tf_sn s ON s.value = x.sn "
+        "ORDER BY x.uid",
         "CREATE INDEX lookup_records_uid ON lookup_records (uid)",
         f"CREATE OR REPLACE TABLE lookup_variants AS SELECT {_VARIANT_COLUMNS} "
         "FROM name_variants ORDER BY uid, kind, fn, sn",

@@ -44,6 +44,7 @@ from .lookup import (
     query_alts_sql,
     query_pairs_sqls,
 )
+from .quicksearch import search_index, standardise_rows, term_frequency_constants
 from .scoring import Model
 from .scoring.fellegi_sunter import scores_sql, tf_tables_sql
 from .scoring.training import train_supervised, train_unsupervised
@@ -124,6 +125,8 @@ class Linker:
     #: Once the look-up tables are known to be current: (records in the index, first free
     #: uid for queries, numbers of the blocking rules left out as too broad).
     _lookup: tuple[int, int, frozenset[int]] | None = None
+    #: The term-frequency constants a quick search reads (see cselink.quicksearch).
+    _tf_constants: dict[str, tuple[float, float]] | None = None
 
     def __init__(
         self,
@@ -513,14 +516,49 @@ class Linker:
         if self._model is None:
             self.fit()
         assert self._model is not None
-        n_index, first_free_uid, skipped = self._ensure_lookup()
+        n_index = self._ensure_lookup()[0]
         if prior is None:
             prior = min(0.5, 1.0 / max(n_index, 1))
         model = replace(self._model, prior=prior)
+        with self._timed("search"):
+            if len(frame) <= _FEW_QUERIES:
+                return self._search_quick(frame, model, threshold)
+            return self._search_sql(frame, model, threshold)
+
+    def _search_quick(self, frame: pd.DataFrame, model: Model,
+                      threshold: float) -> pd.DataFrame:
+        """:meth:`search` for a few queries: ingest in DuckDB, the rest in Python.
+
+        See :mod:`cselink.quicksearch`: the same results as :meth:`_search_sql`, without
+        planning some 65 statements per referral.
+        """
+        con = self.con
+        _, first_free_uid, skipped = self._ensure_lookup()
+        with self._query_database(single_thread=True):
+            load_sources(con, [Source(QUERY_SOURCE, frame)], table="_q_input",
+                         rejects_table="_q_rejects", first_uid=first_free_uid,
+                         summarise=False)
+            cur = con.execute("SELECT * FROM _q_input ORDER BY uid")
+            names = [d[0] for d in cur.description]
+            rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        queries, variants = standardise_rows(rows)
+        if self._tf_constants is None and self.settings.tf_adjust:
+            self._tf_constants = term_frequency_constants(con)
+        return search_index(
+            con, queries, variants, rules=self.settings.blocking, skip=skipped, model=model,
+            tf_constants=self._tf_constants or {}, tf_adjust=self.settings.tf_adjust,
+            tf_cap=self.settings.tf_weight_cap,
+            twins_probability=self.settings.twins_probability, threshold=threshold,
+            query_label=QUERY_LABEL)
+
+    def _search_sql(self, frame: pd.DataFrame, model: Model,
+                    threshold: float) -> pd.DataFrame:
+        """:meth:`search` in DuckDB: the batch SQL over the queries' candidates."""
+        _, first_free_uid, skipped = self._ensure_lookup()
         rules = self.settings.blocking
         con = self.con
         few = len(frame) <= _FEW_QUERIES
-        with self._timed("search"), self._query_database(single_thread=few):
+        with self._query_database(single_thread=few):
             # Query uids follow the indexed ones: pairs are (indexed uid_l, query uid_r).
             load_sources(con, [Source(QUERY_SOURCE, frame)], table="_q_input",
                          rejects_table="_q_rejects", first_uid=first_free_uid,
