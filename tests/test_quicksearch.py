@@ -23,6 +23,7 @@ import pytest
 from cselink import Linker
 from cselink.blocking import key_hash, key_hash_sql
 from cselink.comparisons import COMPARISONS
+from cselink.config import BLOCKING_KEYS, BlockingRule, Settings
 from cselink.quicksearch import (
     PairScorer,
     jaro_winkler,
@@ -212,3 +213,29 @@ def test_quick_search_of_a_few_queries_at_once(folder: Path, index: Path,
     assert quick["query_id"].nunique() > 5
     pd.testing.assert_frame_equal(quick.reset_index(drop=True), sql.reset_index(drop=True),
                                   rtol=1e-12)
+
+
+def test_quick_search_hashes_every_blocking_key_as_the_index_does(folder: Path,
+                                                                  tmp_path: Path) -> None:
+    """A rule on each key a rule may use: the quick path finds what the SQL path finds."""
+    rules = tuple(
+        BlockingRule(name=f"on_{key}", keys=(key, "sn_initial" if "dob" in key else "dob_year"))
+        for key in BLOCKING_KEYS if key not in ("sn_initial", "dob_year"))
+    settings = Settings(blocking=(*rules, BlockingRule(name="plain", keys=("sn_initial",
+                                                                           "dob_year"))))
+    db = tmp_path / "keys.duckdb"
+    sources = {a: folder / "canonical" / f"{a}.csv" for a in INDEXED}
+    with Linker(sources, settings=settings, database=db) as linker:
+        linker.fit()
+    police = _canonical(folder, "police").drop(columns=["source"]).head(25)
+    keys_used = set()
+    with Linker.open(db) as linker:
+        model = replace(linker._model, prior=1.0 / linker._ensure_lookup()[0])
+        for i in range(len(police)):
+            quick = linker.search(police.iloc[[i]])
+            sql = linker._search_sql(police.iloc[[i]], model, 0.0)
+            pd.testing.assert_frame_equal(quick.reset_index(drop=True),
+                                          sql.reset_index(drop=True), rtol=1e-12)
+            keys_used.update(quick["match_key"])
+    # Most rules were the first to find some candidate.
+    assert len(keys_used) >= len(rules) // 2, sorted(keys_used)
