@@ -25,7 +25,8 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, object]:
     # from the sizes already measured) leaves it out at the second.
     result = speed.run_speed(
         sizes=(800, 300), seed=5, splink=HAS_SPLINK, febrl_repeat=1, febrl_limit=300,
-        lookups=20, out_dir=out, name="smoke", cache_dir=out / "cache", timeout=300,
+        lookups=20, splink_lookups=5, out_dir=out, name="smoke", cache_dir=out / "cache",
+        timeout=300,
         index_timeout=300, splink_max_seconds=0.5,
     )
     return result, out
@@ -83,6 +84,13 @@ def test_febrl4_and_lookup(smoke) -> None:
     assert 0 < lk["median_ms"] <= lk["p95_ms"] <= lk["max_ms"]
     assert lk["index"]["records"] == result["dedupe"][1]["records"]
     assert lk["hit_rate"]["best_is_theirs"] >= 0.8
+    if HAS_SPLINK:
+        peer = lk["splink"]
+        assert "error" not in peer, peer.get("error")
+        assert peer["searches"] == 5 and 0 < peer["median_ms"] <= peer["p95_ms"]
+        assert peer["median_candidates"] > 0
+        assert peer["ratio_median"] == pytest.approx(
+            peer["cselink_median_ms_same_referrals"] / peer["median_ms"], rel=0.01)
 
 
 def test_growth_exponent_and_line_fit() -> None:

@@ -960,3 +960,61 @@ PEERS: dict[str, tuple[str, str]] = {
     ),
     "exact": ("benchmarks.peers:exact_link", "benchmarks.peers:exact_dedupe"),
 }
+
+
+def splink_lookup_latency(paths: dict[str, str], referrals: pd.DataFrame) -> dict[str, Any]:
+    """Splink 5's incremental look-up of one referral at a time, for the latency benchmark.
+
+    The peer's best configuration (:func:`_splink_settings`, trained as in
+    :func:`_splink_score`), the agency records registered once with their term-frequency
+    tables computed and cached, then per referral: prepare it, register it and
+    ``linker.inference.predict_between(records, referral)`` (Splink's API for new records
+    against existing ones; ``find_matches_to_new_records`` before Splink 5), with the
+    twins rule applied as in the dedupe. Runs in the measured child.
+
+    Returns:
+        ``seconds`` per referral (prepare, register, predict, fetch), ``build_seconds``
+        (prepare, train, term frequencies) and ``candidates`` per referral.
+    """
+    import time
+
+    import duckdb
+    from splink import DuckDBAPI, Linker
+
+    from benchmarks.quality import read_canonical
+
+    started = time.perf_counter()
+    frame = pd.concat([read_canonical(p) for p in paths.values()], ignore_index=True)
+    prepared = prepare_records(frame, uid_offset=0)
+    variants = _has_alias_columns(frame)
+    settings = _splink_settings(
+        "dedupe_only", blocking_keys([prepared], variants=variants), variants=variants,
+        uk_postcodes=_looks_like_uk_postcodes(prepared["postcode"]))
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    seconds: list[float] = []
+    candidates: list[int] = []
+    try:
+        with _quiet_splink():
+            db_api = DuckDBAPI(connection=con)
+            records = db_api.register(prepared, dataset_display_name="records")
+            linker = Linker(records, settings)
+            _train_splink(linker, families=variants)
+            for column in ("forename", "surname"):
+                linker.table_management.compute_tf_table(column)
+            built = time.perf_counter() - started
+            refs = referrals.assign(source="referral")
+            for i in range(len(refs)):
+                t0 = time.perf_counter()
+                new = prepare_records(refs.iloc[[i]], uid_offset=len(prepared) + i)
+                table = db_api.register(new, dataset_display_name=f"referral_{i}")
+                found = linker.inference.predict_between(records, table, warning_mode="never")
+                sql = (_TWINS_SQL.format(table=found.physical_name) if variants else
+                       f"SELECT uid_l, uid_r, match_probability FROM {found.physical_name}")
+                candidates.append(len(con.sql(sql).df()))
+                seconds.append(time.perf_counter() - t0)
+                found.drop_table_from_database_and_remove_from_cache()
+                table.drop_table_from_database_and_remove_from_cache(force_non_splink_table=True)
+    finally:
+        con.close()
+    return {"seconds": seconds, "build_seconds": round(built, 3), "candidates": candidates}

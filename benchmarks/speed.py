@@ -305,10 +305,11 @@ def _hit_rate(folder: Path, best: list[tuple[Any, ...]]) -> dict[str, Any]:
 
 def measure_lookup(
     sizes: Sequence[int], lookups: int, *, seed: int, cache_dir: Path, index_timeout: float,
-    timeout: float, say: Callable[[str], None],
+    timeout: float, say: Callable[[str], None], splink_lookups: int = 0,
 ) -> dict[str, Any]:
     """Build a persisted index of the largest size that builds in time; time ``lookups``
-    single-referral searches against it."""
+    single-referral searches against it, and Splink's look-up of the first
+    ``splink_lookups`` of those referrals against the same records (0: not run)."""
     notes: list[str] = []
     for size in sorted(sizes, reverse=True):
         folder = speed_folder(size, seed, cache_dir)
@@ -328,6 +329,10 @@ def measure_lookup(
                                 referrals, timeout=timeout)
         seconds = np.asarray(searched.result["seconds"])
         database.unlink(missing_ok=True)
+        peer: dict[str, Any] = {}
+        if splink_lookups > 0:
+            peer = _splink_lookup(folder, referrals.head(splink_lookups), seconds,
+                                  timeout=timeout, say=say)
         return {
             "target_records": size,
             "index": {**build.result, **build.costs()},
@@ -340,10 +345,35 @@ def measure_lookup(
             "search_process": searched.costs(),
             "load_average": [load, _load()],
             "hit_rate": _hit_rate(folder, searched.result["best"]),
+            **({"splink": peer} if peer else {}),
             "notes": notes,
             "ms_all": [round(float(s) * 1000, 2) for s in seconds],
         }
     return {"error": "no index could be built", "notes": notes}
+
+
+def _splink_lookup(folder: Path, referrals: pd.DataFrame, cselink_seconds: np.ndarray, *,
+                   timeout: float, say: Callable[[str], None]) -> dict[str, Any]:
+    """Splink's look-up latency (:func:`benchmarks.peers.splink_lookup_latency`) over the
+    same referrals, in its own measured process, with the ratio of the medians over them."""
+    say(f"look-up: Splink, {len(referrals)} searches ...")
+    try:
+        run = run_measured("benchmarks.peers:splink_lookup_latency", canonical_paths(folder),
+                           referrals, timeout=timeout)
+    except MeasuredRunError as exc:
+        return {"error": str(exc).splitlines()[0]}
+    seconds = np.asarray(run.result["seconds"])
+    mine = float(np.median(cselink_seconds[: len(seconds)]))
+    return {
+        "searches": len(seconds),
+        "median_ms": round(float(np.median(seconds)) * 1000, 1),
+        "p95_ms": round(float(np.percentile(seconds, 95)) * 1000, 1),
+        "build_seconds": run.result["build_seconds"],
+        "median_candidates": float(np.median(run.result["candidates"])),
+        "process": run.costs(),
+        "cselink_median_ms_same_referrals": round(mine * 1000, 1),
+        "ratio_median": round(mine / float(np.median(seconds)), 4),
+    }
 
 
 def plot_scaling(rows: list[dict[str, Any]], path: Path) -> Path:
@@ -395,6 +425,7 @@ def run_speed(
     febrl_limit: int | None = None,
     lookups: int = 1000,
     lookup: bool = True,
+    splink_lookups: int = 100,
     dedupe: bool = True,
     out_dir: Path | None = RESULTS_DIR,
     name: str = "speed",
@@ -418,6 +449,7 @@ def run_speed(
         febrl_limit: keep only FEBRL4 entities numbered below this (smoke tests).
         lookups: referrals searched one at a time.
         lookup: measure look-up latency.
+        splink_lookups: of those referrals, how many Splink looks up too (with ``splink``).
         dedupe: measure the dedupe runs (without them, ``sizes`` only sizes the index).
         out_dir: results folder; None writes nothing.
         name: results file stem.
@@ -442,7 +474,8 @@ def run_speed(
         "threshold": threshold,
         "settings": {"sizes": list(sizes), "seed": seed, "splink": splink, "dedupe": dedupe,
                      "splink_max_seconds": splink_max_seconds, "splink_max_gib": splink_max_gib,
-                     "febrl_repeat": febrl_repeat, "lookups": lookups},
+                     "febrl_repeat": febrl_repeat, "lookups": lookups,
+                     "splink_lookups": splink_lookups},
         "git": _git_state(),
         "machine": machine_info(),
         "dedupe": [],
@@ -485,7 +518,8 @@ def run_speed(
         save()
     if lookup and lookups > 0:
         output["lookup"] = measure_lookup(sizes, lookups, seed=seed, cache_dir=cache_dir,
-                                          index_timeout=index_timeout, timeout=timeout, say=say)
+                                          index_timeout=index_timeout, timeout=timeout, say=say,
+                                          splink_lookups=splink_lookups if splink else 0)
     output["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -578,6 +612,17 @@ def speed_markdown(result: dict[str, Any], file_name: str) -> list[str]:
                   f"{lk['open_seconds']:.2f}", f"{idx['build_seconds']:.1f}",
                   f"{idx['first_search_seconds']:.1f}", f"{idx['index_mib']:.0f}",
                   lk["hit_rate"]["best_is_theirs"]]])
+            peer = lk.get("splink")
+            if peer and "error" in peer:
+                lines.append(f"\nSplink look-up not measured: {peer['error']}")
+            elif peer:
+                lines.append(
+                    f"\nSplink 5 (`predict_between`, the records registered once, term "
+                    f"frequencies cached) over the first {peer['searches']} of these referrals: "
+                    f"median {peer['median_ms']:.0f} ms, p95 {peer['p95_ms']:.0f} ms (train "
+                    f"{peer['build_seconds']:.0f} s); cselink over the same referrals "
+                    f"{peer['cselink_median_ms_same_referrals']:.0f} ms: ratio of medians "
+                    f"**{peer['ratio_median']:.3f}**.")
             for note in lk.get("notes", []):
                 lines.append(f"\nNote: {note}")
             lines.append("")
@@ -597,6 +642,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="FEBRL4 runs per contender")
     parser.add_argument("--lookups", type=int, default=1000)
     parser.add_argument("--no-lookup", action="store_true")
+    parser.add_argument("--splink-lookups", type=int, default=100,
+                        help="referrals Splink looks up too (0: none)")
     parser.add_argument("--no-dedupe", action="store_true",
                         help="skip the dedupe runs (--sizes then only sizes the look-up index)")
     parser.add_argument("--splink-max-seconds", type=float, default=SPLINK_MAX_SECONDS)
@@ -615,6 +662,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sizes=[int(s.replace("_", "")) for s in opts.sizes.split(",") if s],
         seed=opts.seed, splink=not opts.no_splink, febrl_repeat=opts.repeat,
         lookups=opts.lookups, lookup=not opts.no_lookup, dedupe=not opts.no_dedupe,
+        splink_lookups=opts.splink_lookups,
         out_dir=opts.out, name=opts.name,
         cache_dir=opts.cache, splink_max_seconds=opts.splink_max_seconds,
         splink_max_gib=opts.splink_max_gib, index_timeout=opts.index_timeout,
