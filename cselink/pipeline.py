@@ -58,7 +58,8 @@ QUERY_SOURCE = "__query__"
 QUERY_LABEL = "the referral"
 #: The in-memory database a search writes its working tables to (never the index).
 _QUERY_DB = "cselink_query"
-#: Up to this many queries, a search runs DuckDB on one thread (see _query_database).
+#: Up to this many queries, a search runs in Python after the ingest (cselink.quicksearch):
+#: a few referrals' work is milliseconds, and planning the batch SQL would cost far more.
 _FEW_QUERIES = 16
 
 SourceLike = Source | pd.DataFrame | duckdb.DuckDBPyRelation | str | Path
@@ -475,11 +476,13 @@ class Linker:
     ) -> pd.DataFrame:
         """Look up one or more referrals against the indexed records, without changing them.
 
-        The queries are read, standardised and compared in a separate in-memory database;
-        the index is only read (it may be opened read-only once its look-up tables exist:
-        the first search builds them, see :mod:`cselink.lookup`). Only the records that
-        share a blocking key with a query are fetched, so a search costs about the same
-        against a thousand records or a million.
+        The queries are read in a separate in-memory database; the index is only read (it
+        may be opened read-only once its look-up tables exist: the first search builds
+        them, see :mod:`cselink.lookup`). Only the records that share a blocking key with a
+        query are fetched, so a search costs about the same against a thousand records or a
+        million. Up to 16 queries are standardised, compared and scored in Python
+        (:mod:`cselink.quicksearch`, about 50 ms a referral at a million records); more go
+        through the batch SQL. Both give the same frame.
 
         Args:
             queries: a record (a mapping of canonical columns), a list of them, or a

@@ -501,6 +501,18 @@ def _address_features(lrec: Record, rrec: Record) -> tuple[float | None, float |
     return dice, jaro_winkler(lrec["addr"], rrec["addr"])
 
 
+def _left_over(x: str | None, y: str | None) -> int:
+    """The forename gamma of the two names left over when one name is recorded crossed."""
+    if x is None or y is None:
+        return -1
+    jw = jaro_winkler(x, y)
+    return _level("forename", [
+        ("nickname_or_spelling", x == y or is_alternative(x, y)),
+        ("jaro_winkler_at_least_0.92", _ge(jw, 0.92)),
+        ("similar_or_sounds_alike", _ge(jw, 0.80)),
+    ])
+
+
 def pair_gammas(comparisons: Sequence[str], lrec: Record, rrec: Record) -> dict[str, Any]:
     """One pair's row of the ``gammas`` table (:func:`~cselink.comparisons.vectors.gammas_sql`).
 
@@ -528,10 +540,7 @@ def pair_gammas(comparisons: Sequence[str], lrec: Record, rrec: Record) -> dict[
             if a and b:
                 g_fn = max(g_fn0, fj)
             else:
-                x, y = (sn_l, fn_r) if a else (fn_l, sn_r)
-                similar = fc.gamma_of("similar_or_sounds_alike")
-                g_fn = -1 if x is None or y is None else (
-                    similar if _ge(jaro_winkler(x, y), 0.80) else 0)
+                g_fn = _left_over(*((sn_l, fn_r) if a else (fn_l, sn_r)))
     out: dict[str, Any] = {}
     for name in comparisons:
         if name == "forename":

@@ -179,7 +179,9 @@ def _name_gamma_sqls(forename: Comparison | None, surname: Comparison | None,
     both crossed (Smith Jade / Jade Smith, or with a typo) lifts both names to the
     near-miss level, no higher, since common names swap into other people's names too
     easily for more; one crossed (Lodge Adele / Gillian Lodge: a shared family name) counts
-    as a near-miss surname, and the two names left over are compared as forenames.
+    as a near-miss surname, and the two names left over are compared as forenames (a
+    nickname or spelling variant, ``x_alt_sf`` / ``x_alt_fs``; the same spelling, nearly or
+    roughly: Ahmed Aysha / Aisha Ahmed is one girl, Smith Jade / Kayla Smith two).
     """
     if forename is None or surname is None:
         return ("g_fn0" if forename else "NULL::INTEGER",
@@ -191,12 +193,18 @@ def _name_gamma_sqls(forename: Comparison | None, surname: Comparison | None,
     straight = f"(g_fn0 >= {fj})::INT + (g_sn0 >= {sj})::INT"
     use = f"({a})::INT + ({b})::INT > {straight}"
 
-    def left_over(x: str, y: str) -> str:
-        return (f"CASE WHEN {x} IS NULL OR {y} IS NULL THEN -1 "
-                f"WHEN jaro_winkler_similarity({x}, {y}) >= 0.80 THEN {similar} ELSE 0 END")
+    nickname = forename.gamma_of("nickname_or_spelling")
+
+    def left_over(x: str, y: str, alt: str) -> str:
+        # The forename ladder without "another recorded name": a spelling variant
+        # (Aysha / Aisha) is as good a forename here as in place.
+        jw = f"jaro_winkler_similarity({x}, {y})"
+        return (f"CASE WHEN {x} IS NULL OR {y} IS NULL THEN -1 WHEN {alt} THEN {nickname} "
+                f"WHEN {jw} >= 0.92 THEN {fj} WHEN {jw} >= 0.80 THEN {similar} ELSE 0 END")
 
     g_fn = (f"CASE WHEN NOT ({use}) THEN g_fn0 WHEN {a} AND {b} THEN greatest(g_fn0, {fj}) "
-            f"WHEN {a} THEN {left_over('sn_l', 'fn_r')} ELSE {left_over('fn_l', 'sn_r')} END")
+            f"WHEN {a} THEN {left_over('sn_l', 'fn_r', 'x_alt_sf')} "
+            f"ELSE {left_over('fn_l', 'sn_r', 'x_alt_fs')} END")
     g_sn = f"CASE WHEN {use} THEN greatest(g_sn0, {sj}) ELSE g_sn0 END"
     return g_fn, g_sn, use
 
@@ -204,6 +212,7 @@ def _name_gamma_sqls(forename: Comparison | None, surname: Comparison | None,
 def gammas_sql(
     comparisons: Sequence[Comparison], *, pairs_table: str, out_table: str,
     temporary: bool = False, evidence: bool = True, records_table: str = "records",
+    alts_table: str = "name_alts",
 ) -> str:
     """The gamma table, in one pass over the pairs: each pair joins its two records once.
 
@@ -211,7 +220,7 @@ def gammas_sql(
     different main names, see :func:`name_features_sql`); equal names need no look-up.
     """
     p, out = quote_ident(pairs_table), quote_ident(out_table)
-    rec = quote_ident(records_table)
+    rec, alts = quote_ident(records_table), quote_ident(alts_table)
     by_name = {c.name: c for c in comparisons}
     g_fn, g_sn, swapped = _name_gamma_sqls(by_name.get("forename"), by_name.get("surname"))
     cols = []
@@ -251,7 +260,8 @@ def gammas_sql(
                coalesce(f.fn_typo, FALSE) AS fn_typo,
                CASE WHEN {same.format('sn')} THEN 1.0 ELSE s.sn_jw END AS sn_jw,
                coalesce(s.sn_phon, {same.format('sn')}) AS sn_phon,
-               coalesce(s.sn_stem, FALSE) AS sn_stem
+               coalesce(s.sn_stem, FALSE) AS sn_stem,
+               xa.name IS NOT NULL AS x_alt_sf, xb.name IS NOT NULL AS x_alt_fs
         FROM (
             SELECT p.uid_l, p.uid_r, p.match_key, {flat}{feature_cols},
                    l.fn AS fn_l, r.fn AS fn_r, l.sn AS sn_l, r.sn AS sn_r,
@@ -265,6 +275,8 @@ def gammas_sql(
         ) p
         LEFT JOIN _fn_feat f ON f.a = p.fn_l AND f.b = p.fn_r
         LEFT JOIN _sn_feat s ON s.a = p.sn_l AND s.b = p.sn_r
+        LEFT JOIN {alts} xa ON xa.name = p.sn_l AND xa.alt = p.fn_r
+        LEFT JOIN {alts} xb ON xb.name = p.fn_l AND xb.alt = p.sn_r
     ))
     """
 
@@ -293,5 +305,6 @@ def comparison_sqls(
               "tokens_table": tokens_table, "alts_table": alts_table}
     return [name_features_sql("fn", **tables), name_features_sql("sn", **tables),
             gammas_sql(comparisons, pairs_table=pairs_table, out_table=out_table,
-                       temporary=temporary, evidence=evidence, records_table=records_table),
+                       temporary=temporary, evidence=evidence, records_table=records_table,
+                       alts_table=alts_table),
             "DROP TABLE _fn_feat", "DROP TABLE _sn_feat"]
