@@ -997,7 +997,11 @@ def splink_lookup_latency(paths: dict[str, str], referrals: pd.DataFrame) -> dic
     try:
         with _quiet_splink():
             db_api = DuckDBAPI(connection=con)
-            records = db_api.register(prepared, dataset_display_name="records")
+            # A table, not a view of the DataFrame: each look-up reads the records again.
+            con.register("_prepared", prepared)
+            con.execute("CREATE TABLE agency_records AS SELECT * FROM _prepared")
+            con.unregister("_prepared")
+            records = db_api.register("agency_records", dataset_display_name="records")
             linker = Linker(records, settings)
             _train_splink(linker, families=variants)
             for column in ("forename", "surname"):
