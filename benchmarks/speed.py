@@ -617,7 +617,7 @@ def speed_markdown(result: dict[str, Any], file_name: str) -> list[str]:
                 lines.append(f"\nSplink look-up not measured: {peer['error']}")
             elif peer:
                 lines.append(
-                    f"\nSplink 5 (`predict_between`, the records registered once, term "
+                    f"\nSplink 5 (`predict_between`, the records in a DuckDB table, term "
                     f"frequencies cached) over the first {peer['searches']} of these referrals: "
                     f"median {peer['median_ms']:.0f} ms, p95 {peer['p95_ms']:.0f} ms (train "
                     f"{peer['build_seconds']:.0f} s); cselink over the same referrals "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -207,6 +207,19 @@ def block_index_sql(rules: Sequence[BlockingRule], *, keys_table: str = "block_k
     )
 
 
+def query_key_sides(rules: Sequence[BlockingRule], *, skip: Collection[int] = (),
+                    ) -> Iterator[tuple[int, str, list[str]]]:
+    """(rule number, role, keys) of every key a query record looks up, rules in ``skip``
+    left out: a symmetric rule's own keys, and both sides of an asymmetric one with the
+    roles the indexed records' sides hold swapped (see :func:`block_index_sql`)."""
+    for i, rule in enumerate(rules):
+        if i in skip:
+            continue
+        sides = [("p", False)] if _is_symmetric(rule) else [("p", True), ("q", False)]
+        for role, partner in sides:
+            yield i, role, [_PARTNER[k] if (partner and k in _PARTNER) else k for k in rule.keys]
+
+
 def query_hashes_sql(rules: Sequence[BlockingRule], *, keys_table: str,
                      alts_table: str = "name_alts", skip: Collection[int] = ()) -> str:
     """SELECT DISTINCT uid, rule, key_hash: what each query record looks up in ``block_index``.
@@ -221,16 +234,11 @@ def query_hashes_sql(rules: Sequence[BlockingRule], *, keys_table: str,
     """
     plain: list[tuple[int, str]] = []
     with_alts: list[tuple[int, str]] = []
-    for i, rule in enumerate(rules):
-        if i in skip:
-            continue
-        sides = [("p", False)] if _is_symmetric(rule) else [("p", True), ("q", False)]
-        for role, partner in sides:
-            keys = [_PARTNER[k] if (partner and k in _PARTNER) else k for k in rule.keys]
-            exprs = [_KEY_SQL[k] for k in keys]
-            present = " AND ".join(f"({e}) IS NOT NULL" for e in exprs)
-            item = (i, f"CASE WHEN {present} THEN {key_hash_sql(i, role, exprs)} END")
-            (with_alts if "fn_alt" in keys else plain).append(item)
+    for i, role, keys in query_key_sides(rules, skip=skip):
+        exprs = [_KEY_SQL[k] for k in keys]
+        present = " AND ".join(f"({e}) IS NOT NULL" for e in exprs)
+        item = (i, f"CASE WHEN {present} THEN {key_hash_sql(i, role, exprs)} END")
+        (with_alts if "fn_alt" in keys else plain).append(item)
     selects = []
     for items, src in ((plain, f"{quote_ident(keys_table)} bk"),
                        (with_alts, f"{quote_ident(keys_table)} bk "

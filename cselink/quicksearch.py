@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from rapidfuzz.distance import DamerauLevenshtein, Hamming, Jaro, Levenshtein
 
-from .blocking import _PARTNER, _is_symmetric, key_hash
+from .blocking import key_hash, query_key_sides
 from .comparisons import COMPARISONS
 from .comparisons.vectors import _NEIGHBOURS, CROSS_JW
 from .config import BlockingRule
@@ -248,25 +248,19 @@ def query_hashes(rules: Sequence[BlockingRule], rec: Record, variants: Sequence[
 
     What :func:`~cselink.blocking.query_hashes_sql` gives for the record, in Python.
     """
-    skipped = set(skip)
     out: set[tuple[int, int]] = set()
     rows = _key_rows(rec, variants)
-    for i, rule in enumerate(rules):
-        if i in skipped:
-            continue
-        sides = [("p", False)] if _is_symmetric(rule) else [("p", True), ("q", False)]
-        for role, partner in sides:
-            keys = [_PARTNER[k] if (partner and k in _PARTNER) else k for k in rule.keys]
-            for row in rows:
-                alts: Iterable[str | None] = [None]
-                if "fn_alt" in keys:
-                    if row["fn"] is None:
-                        continue
-                    alts = [row["fn"], *_alternatives().get(row["fn"], ())]
-                for alt in alts:
-                    values = [alt if k == "fn_alt" else row[k] for k in keys]
-                    if all(v is not None for v in values):
-                        out.add((i, key_hash(i, role, values)))
+    for i, role, keys in query_key_sides(rules, skip=set(skip)):
+        for row in rows:
+            alts: Iterable[str | None] = [None]
+            if "fn_alt" in keys:
+                if row["fn"] is None:
+                    continue
+                alts = [row["fn"], *_alternatives().get(row["fn"], ())]
+            for alt in alts:
+                values = [alt if k == "fn_alt" else row[k] for k in keys]
+                if all(v is not None for v in values):
+                    out.add((i, key_hash(i, role, values)))
     return out
 
 
