@@ -16,8 +16,8 @@ module runs the same steps in Python after the ingest:
   :func:`cselink.explain.evidence_sql` does.
 
 The SQL stays the definition: ``tests/test_quicksearch.py`` holds this module to the same
-records, gammas, scores and search results over every pair of the synthetic sets, so a
-change to one that is not made to the other fails the tests.
+records, gammas, scores and search results on every record and candidate pair of a hard
+synthetic population, so a change made to one and not the other fails the tests.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from .comparisons import COMPARISONS
 from .comparisons.vectors import _NEIGHBOURS, CROSS_JW
 from .config import BlockingRule
 from .explain import reasons_text
+from .lookup import _in_list
 from .scoring.model import Model
 from .standardise import PLACEHOLDER_DATES, VARIANT_KINDS, YEAR_ONLY_MARKERS
 from .standardise.address import address_tokens, normalise_postcode, postcode_in_text
@@ -127,7 +128,7 @@ def _variants(rec: Record, aliases: Iterable[str | None], formers: Iterable[str 
             continue
         have = best.get((vfn, vsn))
         if have is None:
-            best[(vfn, vsn)] = [k, detail if detail is not None else None, k]
+            best[(vfn, vsn)] = [k, detail, k]
             continue
         have[0] = min(have[0], k)
         # arg_min(detail, k): the detail of the lowest kind that has one.
@@ -262,7 +263,6 @@ def query_hashes(rules: Sequence[BlockingRule], rec: Record, variants: Sequence[
                 if all(v is not None for v in values):
                     out.add((i, key_hash(i, role, values)))
     return out
-
 
 
 # --- comparisons -----------------------------------------------------------------------
@@ -680,11 +680,6 @@ def rows_by(values: Iterable[Any], key: Callable[[Any], Any]) -> dict[Any, list[
 
 
 # --- the search ------------------------------------------------------------------------
-
-def _in_list(values: Iterable[int]) -> str:
-    """Integers as a literal SQL list: literal values let DuckDB answer from an ART index."""
-    return ", ".join(str(int(v)) for v in values) or "NULL"
-
 
 def _fetch_records(con: duckdb.DuckDBPyConnection, sql: str) -> list[Record]:
     cur = con.execute(sql)
