@@ -185,7 +185,10 @@ def test_quick_search_gives_the_sql_search_results(folder: Path, index: Path) ->
     referrals = pd.read_csv(folder / "referrals.csv", dtype=str, keep_default_na=False)
     queries = [*(police.iloc[[i]] for i in range(len(police))),
                *(referrals.iloc[[i]] for i in range(len(referrals))),
-               EDGE_CASES.iloc[[0]], EDGE_CASES.iloc[[4]]]
+               *(EDGE_CASES.iloc[[i]] for i in range(len(EDGE_CASES))),
+               # A repeated record id: the ingest rejects the second, on both paths.
+               pd.concat([police.iloc[[0]], police.iloc[[1]].assign(
+                   record_id=police.iloc[0]["record_id"])])]
     reasons = set()
     with Linker.open(index, read_only=True) as linker:
         model = replace(linker._model, prior=1.0 / linker._ensure_lookup()[0])
