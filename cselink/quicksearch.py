@@ -356,13 +356,19 @@ def _name_features(part: str, a: str | None, b: str | None) -> dict[str, Any]:
             "stem": _stem(a) == _stem(b), "typo": _ge(jw, 0.80) and _typo(a, b)}
 
 
+def _more(rec: Record, part: str) -> list[str] | None:
+    """``<part>_more``: the record's set of ``part`` names when it holds more than its main
+    name, else None (:func:`cselink.comparisons.vectors._other_names`)."""
+    names = rec[f"{part}_set"] or []
+    if len(names) > 1 or rec[part] != (names[0] if names else None):
+        return list(names)
+    return None
+
+
 def _other_names(rec: Record, part: str) -> list[str | None]:
     """The names of ``part`` the any-name test reads: the set, or the main name alone."""
-    names = rec[f"{part}_set"] or []
-    main = rec[part]
-    if len(names) > 1 or main != (names[0] if names else None):
-        return list(names)
-    return [main]
+    more = _more(rec, part)
+    return [rec[part]] if more is None else list(more)
 
 
 def _any(l_rec: Record, r_rec: Record, part: str) -> bool:
@@ -418,6 +424,12 @@ def _cross(a: str | None, b: str | None) -> bool:
     if a is None or b is None or a[0] != b[0]:
         return False
     return _ge(jaro_winkler(a, b), CROSS_JW)
+
+
+def _in_more(name: str | None, rec: Record, part: str) -> bool:
+    """``coalesce(list_contains(<part>_more, name), FALSE)``."""
+    more = _more(rec, part)
+    return name is not None and more is not None and name in more
 
 
 def _eq(a: Any, b: Any) -> bool:
@@ -522,12 +534,14 @@ def pair_gammas(comparisons: Sequence[str], lrec: Record, rrec: Record) -> dict[
     g_sn0 = _surname_gamma(sn_l, sn_r, s, sn_any)
     fc, sc = COMPARISONS["forename"], COMPARISONS["surname"]
     has_names = "forename" in comparisons and "surname" in comparisons
-    swapped = False
+    swapped = crossed = False
     g_fn, g_sn = g_fn0, g_sn0
     if has_names:
         fj, sj = fc.gamma_of("jaro_winkler_at_least_0.92"), sc.gamma_of(
             "jaro_winkler_at_least_0.92")
-        a, b = _cross(fn_l, sn_r), _cross(sn_l, fn_r)
+        a = _cross(fn_l, sn_r) or _in_more(fn_l, rrec, "sn")
+        b = _cross(sn_l, fn_r) or _in_more(fn_r, lrec, "sn")
+        crossed = a or b
         swapped = int(a) + int(b) > int(g_fn0 >= fj) + int(g_sn0 >= sj)
         if swapped:
             g_sn = max(g_sn0, sj)
@@ -547,7 +561,7 @@ def pair_gammas(comparisons: Sequence[str], lrec: Record, rrec: Record) -> dict[
     if "forename" in comparisons:
         similar_names = ((fn_l is not None and fn_l == fn_r) or f["alt"] or _ge(f["jw"], 0.92)
                          or _ge(f["jw"], 0.80) or f["phon"])
-        twin = _given_apart(lrec, rrec) and not similar_names and not swapped
+        twin = _given_apart(lrec, rrec) and not similar_names and not crossed
     out.update(twin_given_names=twin, fn_typo=f["typo"],
                dob_year_only=lrec["dob"] is None or rrec["dob"] is None,
                fn_l=fn_l, sn_l=sn_l, swapped=swapped)

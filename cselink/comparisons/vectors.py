@@ -170,9 +170,10 @@ def _cross_sql(a: str, b: str) -> str:
 
 
 def _name_gamma_sqls(forename: Comparison | None, surname: Comparison | None,
-                     ) -> tuple[str, str, str]:
-    """(forename gamma, surname gamma, swapped): SQL over one pair's name columns, with
-    ``g_fn0``/``g_sn0`` the levels of the names as recorded.
+                     ) -> tuple[str, str, str, str]:
+    """(forename gamma, surname gamma, swapped, crossed): SQL over one pair's name columns,
+    with ``g_fn0``/``g_sn0`` the levels of the names as recorded; ``crossed``: some name
+    agrees across fields, whether or not more names agree so than in place.
 
     Names recorded in each other's fields are recognised when more of them agree crossed
     (``x_fs``: l's forename ~ r's surname, ``x_sf``: the reverse) than in place:
@@ -185,11 +186,14 @@ def _name_gamma_sqls(forename: Comparison | None, surname: Comparison | None,
     """
     if forename is None or surname is None:
         return ("g_fn0" if forename else "NULL::INTEGER",
-                "g_sn0" if surname else "NULL::INTEGER", "FALSE")
+                "g_sn0" if surname else "NULL::INTEGER", "FALSE", "FALSE")
     fj, sj = forename.gamma_of("jaro_winkler_at_least_0.92"), surname.gamma_of(
         "jaro_winkler_at_least_0.92")
     similar = forename.gamma_of("similar_or_sounds_alike")
-    a, b = f"coalesce(x_fs >= {CROSS_JW}, FALSE)", f"coalesce(x_sf >= {CROSS_JW}, FALSE)"
+    # A forename is also crossed when it is one of the other record's recorded surnames
+    # (x_fs_any / x_sf_any: Maisie Pilwell, alias Maisie Kent / Kent Maisie).
+    a = f"(coalesce(x_fs >= {CROSS_JW}, FALSE) OR x_fs_any)"
+    b = f"(coalesce(x_sf >= {CROSS_JW}, FALSE) OR x_sf_any)"
     straight = f"(g_fn0 >= {fj})::INT + (g_sn0 >= {sj})::INT"
     use = f"({a})::INT + ({b})::INT > {straight}"
 
@@ -206,7 +210,7 @@ def _name_gamma_sqls(forename: Comparison | None, surname: Comparison | None,
             f"WHEN {a} THEN {left_over('sn_l', 'fn_r', 'x_alt_sf')} "
             f"ELSE {left_over('fn_l', 'sn_r', 'x_alt_fs')} END")
     g_sn = f"CASE WHEN {use} THEN greatest(g_sn0, {sj}) ELSE g_sn0 END"
-    return g_fn, g_sn, use
+    return g_fn, g_sn, use, f"({a} OR {b})"
 
 
 def gammas_sql(
@@ -222,7 +226,8 @@ def gammas_sql(
     p, out = quote_ident(pairs_table), quote_ident(out_table)
     rec, alts = quote_ident(records_table), quote_ident(alts_table)
     by_name = {c.name: c for c in comparisons}
-    g_fn, g_sn, swapped = _name_gamma_sqls(by_name.get("forename"), by_name.get("surname"))
+    g_fn, g_sn, swapped, crossed = _name_gamma_sqls(by_name.get("forename"),
+                                                    by_name.get("surname"))
     cols = []
     for c in comparisons:
         if c.name == "forename":
@@ -238,8 +243,9 @@ def gammas_sql(
     record_cols = (f"{_RECORD_COLUMNS}, fn, sn, {_other_names('fn')}, {_other_names('sn')}, "
                    "CASE WHEN len(mid) > 0 THEN mid END AS mid_more")
     # Not evidence: the twins-and-siblings guard reads it, in training too.
-    # Names that agree across fields (swapped) explain a shared middle name: not twins.
-    twins = (f", ({_twin_given_names_sql(by_name.get('forename'))} AND NOT coalesce({swapped}, "
+    # A name that agrees across fields (crossed) explains a shared middle name: not twins
+    # (Adam Nathaniel Anderson / Anderson Nathaniel Adamm).
+    twins = (f", ({_twin_given_names_sql(by_name.get('forename'))} AND NOT coalesce({crossed}, "
              "FALSE)) AS twin_given_names")
     # The record columns travel flat (l_dob, r_dob, ...): packing each record into a struct
     # costs three times the join itself over millions of pairs.
@@ -268,7 +274,9 @@ def gammas_sql(
                    {_any_sql('fn')}, {_any_sql('sn')},
                    {_given_apart_sql('l.fn', 'l.mid_more', 'r.fn', 'r.mid_more')}
                        AS fn_given_apart,
-                   {_cross_sql('l.fn', 'r.sn')} AS x_fs, {_cross_sql('l.sn', 'r.fn')} AS x_sf
+                   {_cross_sql('l.fn', 'r.sn')} AS x_fs, {_cross_sql('l.sn', 'r.fn')} AS x_sf,
+                   coalesce(list_contains(r.sn_more, l.fn), FALSE) AS x_fs_any,
+                   coalesce(list_contains(l.sn_more, r.fn), FALSE) AS x_sf_any
             FROM {p} p
             JOIN (SELECT {record_cols} FROM {rec}) l ON l.uid = p.uid_l
             JOIN (SELECT {record_cols} FROM {rec}) r ON r.uid = p.uid_r
