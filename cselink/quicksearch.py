@@ -534,7 +534,7 @@ def pair_gammas(comparisons: Sequence[str], lrec: Record, rrec: Record) -> dict[
     g_sn0 = _surname_gamma(sn_l, sn_r, s, sn_any)
     fc, sc = COMPARISONS["forename"], COMPARISONS["surname"]
     has_names = "forename" in comparisons and "surname" in comparisons
-    swapped = crossed = False
+    swapped = crossed = left_typo = False
     g_fn, g_sn = g_fn0, g_sn0
     if has_names:
         fj, sj = fc.gamma_of("jaro_winkler_at_least_0.92"), sc.gamma_of(
@@ -548,7 +548,10 @@ def pair_gammas(comparisons: Sequence[str], lrec: Record, rrec: Record) -> dict[
             if a and b:
                 g_fn = max(g_fn0, fj)
             else:
-                g_fn = _left_over(*((sn_l, fn_r) if a else (fn_l, sn_r)))
+                x, y = (sn_l, fn_r) if a else (fn_l, sn_r)
+                g_fn = _left_over(x, y)
+                left_typo = (x is not None and y is not None
+                             and _ge(jaro_winkler(x, y), 0.80) and _typo(x, y))
     out: dict[str, Any] = {}
     for name in comparisons:
         if name == "forename":
@@ -562,7 +565,7 @@ def pair_gammas(comparisons: Sequence[str], lrec: Record, rrec: Record) -> dict[
         similar_names = ((fn_l is not None and fn_l == fn_r) or f["alt"] or _ge(f["jw"], 0.92)
                          or _ge(f["jw"], 0.80) or f["phon"])
         twin = _given_apart(lrec, rrec) and not similar_names and not crossed
-    out.update(twin_given_names=twin, fn_typo=f["typo"],
+    out.update(twin_given_names=twin, fn_typo=f["typo"] or left_typo,
                dob_year_only=lrec["dob"] is None or rrec["dob"] is None,
                fn_l=fn_l, sn_l=sn_l, swapped=swapped)
     return out

@@ -170,10 +170,11 @@ def _cross_sql(a: str, b: str) -> str:
 
 
 def _name_gamma_sqls(forename: Comparison | None, surname: Comparison | None,
-                     ) -> tuple[str, str, str, str]:
-    """(forename gamma, surname gamma, swapped, crossed): SQL over one pair's name columns,
-    with ``g_fn0``/``g_sn0`` the levels of the names as recorded; ``crossed``: some name
-    agrees across fields, whether or not more names agree so than in place.
+                     ) -> tuple[str, str, str, str, str]:
+    """(forename gamma, surname gamma, swapped, crossed, left-over typo): SQL over one
+    pair's name columns, with ``g_fn0``/``g_sn0`` the levels of the names as recorded;
+    ``crossed``: some name agrees across fields, whether or not more names agree so than in
+    place; the typo flag: the two names left over by one crossed name are one slip apart.
 
     Names recorded in each other's fields are recognised when more of them agree crossed
     (``x_fs``: l's forename ~ r's surname, ``x_sf``: the reverse) than in place:
@@ -186,7 +187,7 @@ def _name_gamma_sqls(forename: Comparison | None, surname: Comparison | None,
     """
     if forename is None or surname is None:
         return ("g_fn0" if forename else "NULL::INTEGER",
-                "g_sn0" if surname else "NULL::INTEGER", "FALSE", "FALSE")
+                "g_sn0" if surname else "NULL::INTEGER", "FALSE", "FALSE", "FALSE")
     fj, sj = forename.gamma_of("jaro_winkler_at_least_0.92"), surname.gamma_of(
         "jaro_winkler_at_least_0.92")
     similar = forename.gamma_of("similar_or_sounds_alike")
@@ -210,7 +211,14 @@ def _name_gamma_sqls(forename: Comparison | None, surname: Comparison | None,
             f"WHEN {a} THEN {left_over('sn_l', 'fn_r', 'x_alt_sf')} "
             f"ELSE {left_over('fn_l', 'sn_r', 'x_alt_fs')} END")
     g_sn = f"CASE WHEN {use} THEN greatest(g_sn0, {sj}) ELSE g_sn0 END"
-    return g_fn, g_sn, use, f"({a} OR {b})"
+    # The two names left over one typing slip apart (Rubel Karim / Karim Runel) are a
+    # typo, as fn_typo says of forenames in place: the twins guard reads both.
+    def slip(x: str, y: str) -> str:
+        return f"(jaro_winkler_similarity({x}, {y}) >= 0.80 AND {typo_sql(x, y)})"
+
+    left_typo = (f"coalesce(CASE WHEN ({use}) AND NOT ({a} AND {b}) THEN CASE WHEN {a} "
+                 f"THEN {slip('sn_l', 'fn_r')} ELSE {slip('fn_l', 'sn_r')} END END, FALSE)")
+    return g_fn, g_sn, use, f"({a} OR {b})", left_typo
 
 
 def gammas_sql(
@@ -226,8 +234,8 @@ def gammas_sql(
     p, out = quote_ident(pairs_table), quote_ident(out_table)
     rec, alts = quote_ident(records_table), quote_ident(alts_table)
     by_name = {c.name: c for c in comparisons}
-    g_fn, g_sn, swapped, crossed = _name_gamma_sqls(by_name.get("forename"),
-                                                    by_name.get("surname"))
+    g_fn, g_sn, swapped, crossed, left_typo = _name_gamma_sqls(by_name.get("forename"),
+                                                               by_name.get("surname"))
     cols = []
     for c in comparisons:
         if c.name == "forename":
@@ -256,7 +264,8 @@ def gammas_sql(
     g0 = "".join(f", ({c.gamma_sql()}) AS g_{c.name[0]}n0" for c in (forename, surname) if c)
     return f"""
     CREATE OR REPLACE {"TEMP TABLE" if temporary else "TABLE"} {out} AS
-    SELECT uid_l, uid_r, match_key, {_flat(", ".join(cols))}{twins}, fn_typo,
+    SELECT uid_l, uid_r, match_key, {_flat(", ".join(cols))}{twins},
+           (fn_typo OR {left_typo}) AS fn_typo,
            (l_dob IS NULL OR r_dob IS NULL) AS dob_year_only{_flat(evidence_cols)}
     FROM (SELECT *{g0} FROM (
         SELECT p.*,
