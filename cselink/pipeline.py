@@ -528,6 +528,14 @@ class Linker:
                 return self._search_quick(frame, model, threshold)
             return self._search_sql(frame, model, threshold)
 
+    def _load_queries(self, frame: pd.DataFrame) -> None:
+        """Ingest search queries into ``_q_input`` / ``_q_rejects`` (inside
+        :meth:`_query_database`). Query uids follow the indexed ones, so pairs are
+        (indexed uid_l, query uid_r)."""
+        load_sources(self.con, [Source(QUERY_SOURCE, frame)], table="_q_input",
+                     rejects_table="_q_rejects", first_uid=self._ensure_lookup()[1],
+                     summarise=False)
+
     def _search_quick(self, frame: pd.DataFrame, model: Model,
                       threshold: float) -> pd.DataFrame:
         """:meth:`search` for a few queries: ingest in DuckDB, the rest in Python.
@@ -536,11 +544,9 @@ class Linker:
         planning some 65 statements per referral.
         """
         con = self.con
-        _, first_free_uid, skipped = self._ensure_lookup()
+        skipped = self._ensure_lookup()[2]
         with self._query_database(single_thread=True):
-            load_sources(con, [Source(QUERY_SOURCE, frame)], table="_q_input",
-                         rejects_table="_q_rejects", first_uid=first_free_uid,
-                         summarise=False)
+            self._load_queries(frame)
             cur = con.execute("SELECT * FROM _q_input ORDER BY uid")
             names = [d[0] for d in cur.description]
             rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
@@ -557,15 +563,12 @@ class Linker:
     def _search_sql(self, frame: pd.DataFrame, model: Model,
                     threshold: float) -> pd.DataFrame:
         """:meth:`search` in DuckDB: the batch SQL over the queries' candidates."""
-        _, first_free_uid, skipped = self._ensure_lookup()
+        skipped = self._ensure_lookup()[2]
         rules = self.settings.blocking
         con = self.con
         few = len(frame) <= _FEW_QUERIES
         with self._query_database(single_thread=few):
-            # Query uids follow the indexed ones: pairs are (indexed uid_l, query uid_r).
-            load_sources(con, [Source(QUERY_SOURCE, frame)], table="_q_input",
-                         rejects_table="_q_rejects", first_uid=first_free_uid,
-                         summarise=False)
+            self._load_queries(frame)
             standardise(con, source_table="_q_input", records_table="_q_records",
                         variants_table="_q_variants", tokens_table="_q_tokens")
             con.execute(block_keys_sql(records="_q_records", variants="_q_variants",

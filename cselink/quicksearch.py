@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from fractions import Fraction
 from functools import lru_cache
@@ -42,17 +42,18 @@ from .config import BlockingRule
 from .explain import reasons_text
 from .lookup import _in_list
 from .scoring.model import Model
-from .standardise import PLACEHOLDER_DATES, VARIANT_KINDS, YEAR_ONLY_MARKERS
-from .standardise.address import address_tokens, normalise_postcode, postcode_in_text
-from .standardise.names import (
-    RELIGIOUS_SURNAMES,
-    clean_forename,
-    clean_surname,
-    name_tokens,
-    split_full_name,
-    surname_parts,
-    variant_pairs,
+from .standardise import (
+    PLACEHOLDER_DATES,
+    VARIANT_KINDS,
+    YEAR_ONLY_MARKERS,
+    _address_postcode_row,
+    _address_row,
+    _forename_row,
+    _middle_row,
+    _postcode_row,
+    _surname_row,
 )
+from .standardise.names import RELIGIOUS_SURNAMES, clean_surname, split_full_name, variant_pairs
 from .standardise.phonetic import phonetic_codes
 
 Record = dict[str, Any]
@@ -80,27 +81,17 @@ def _dob_fields(dob: date | None, today: date,
         quality = "year_only"
     else:
         quality = "full"
-    full = quality == "full"
-    assert dob is not None or not full
+    full = dob if quality == "full" else None
     swapped = None
-    if full and dob is not None and dob.day <= 12 and dob.day != dob.month:
-        swapped = date(dob.year, dob.day, dob.month)
+    if full is not None and full.day <= 12 and full.day != full.month:
+        swapped = date(full.year, full.day, full.month)
     return {
-        "dob": dob if full else None,
+        "dob": full,
         "dob_year": dob.year if dob is not None and quality in ("full", "year_only") else None,
-        "dob_ymd": dob.strftime("%Y%m%d") if full and dob is not None else None,
+        "dob_ymd": full.strftime("%Y%m%d") if full is not None else None,
         "dob_quality": quality,
         "dob_swapped": swapped,
     }
-
-
-def _postcode_fields(postcode: str | None, address: str | None) -> tuple[Any, Any, Any]:
-    """(pc, pc_outward, pc_sector): the postcode, else one written in the address."""
-    given = tuple(normalise_postcode(postcode)) if postcode is not None else (None,) * 3
-    found: tuple[Any, ...] = (None,) * 3
-    if postcode is None and address is not None and address_tokens(address):
-        found = tuple(normalise_postcode(postcode_in_text(address)))
-    return tuple(a if a is not None else b for a, b in zip(given, found, strict=True))
 
 
 def _variants(rec: Record, aliases: Iterable[str | None], formers: Iterable[str | None],
@@ -154,23 +145,28 @@ def standardise_rows(rows: Sequence[Mapping[str, Any]], *, today: date | None = 
     ``fn_nysiis``, ``sn_metaphone``, ``sn_nysiis``) and their name variants.
     """
     today = today or date.today()
+    none3: tuple[Any, ...] = (None, None, None)
     records: list[Record] = []
     variants: list[Variant] = []
     for row in rows:
-        forename, surname = row.get("forename"), row.get("surname")
-        parts = surname_parts(surname) if surname is not None else []
-        fn_rest = name_tokens(forename)[1:] if forename is not None else []
-        middle = name_tokens(row.get("middle_names")) if row.get("middle_names") else []
-        tokens = address_tokens(row["address"]) if row.get("address") is not None else None
-        pc, outward, sector = _postcode_fields(row.get("postcode"), row.get("address"))
+        forename, surname, middle_names, address, postcode = (
+            row.get(c) for c in ("forename", "surname", "middle_names", "address", "postcode"))
+        fn, fn_rest = _forename_row(forename) if forename is not None else (None, [])
+        sn, sn_parts = _surname_row(surname) if surname is not None else (None, [])
+        (middle,) = _middle_row(middle_names) if middle_names is not None else ([],)
+        (tokens,) = _address_row(address) if address is not None else (None,)
+        # The postcode field, else (field by field) one written in the address.
+        given = _postcode_row(postcode) if postcode is not None else none3
+        found = (_address_postcode_row(address) if postcode is None and address is not None
+                 else none3)
+        pc, outward, sector = (a if a is not None else b
+                               for a, b in zip(given, found, strict=True))
         text = " ".join(tokens) if tokens is not None else None
         head = _ADDR_HEAD.search(text) if text else None
         nhs = row.get("nhs_number")
         rec: Record = {
             "uid": int(row["uid"]), "source": row.get("source"),
-            "record_id": row.get("record_id"),
-            "fn": clean_forename(forename) if forename is not None else None,
-            "sn": "".join(parts) if parts else None,
+            "record_id": row.get("record_id"), "fn": fn, "sn": sn,
             "mid": fn_rest + middle,
             **_dob_fields(row.get("dob"), today, year_only_markers),
             "sex": row.get("sex") if row.get("sex") in ("M", "F") else None,
@@ -181,11 +177,11 @@ def standardise_rows(rows: Sequence[Mapping[str, Any]], *, today: date | None = 
             "nhs": _NHS_DIGITS.sub("", nhs) if row.get("nhs_number_valid") and nhs else None,
         }
         mine = _variants(rec, row.get("aliases") or (), row.get("former_surnames") or (),
-                         parts)
+                         sn_parts)
         rec["fn_set"] = sorted({v[2] for v in mine if v[2] is not None})
         rec["sn_set"] = sorted({v[3] for v in mine if v[3] is not None})
         for part in ("fn", "sn"):
-            codes = phonetic_codes(rec[part]) if rec[part] else (None, None, None)
+            codes = _codes(rec[part]) if rec[part] else (None, None, None)
             rec[f"{part}_metaphone"], rec[f"{part}_nysiis"] = codes[0], codes[1]
         records.append(rec)
         variants.extend(mine)
@@ -353,7 +349,8 @@ def _name_features(part: str, a: str | None, b: str | None) -> dict[str, Any]:
     ca, cb = _codes(a), _codes(b)
     phon = (ca[0] is not None and ca[0] == cb[0]) or (ca[1] is not None and ca[1] == cb[1])
     return {"jw": jw, "alt": part == "fn" and is_alternative(a, b), "phon": phon,
-            "stem": _stem(a) == _stem(b), "typo": _ge(jw, 0.80) and _typo(a, b)}
+            "stem": _stem(a) == _stem(b),
+            "typo": part == "fn" and _ge(jw, 0.80) and _typo(a, b)}  # only fn_typo is read
 
 
 def _more(rec: Record, part: str) -> list[str] | None:
@@ -368,7 +365,7 @@ def _more(rec: Record, part: str) -> list[str] | None:
 def _other_names(rec: Record, part: str) -> list[str | None]:
     """The names of ``part`` the any-name test reads: the set, or the main name alone."""
     more = _more(rec, part)
-    return [rec[part]] if more is None else list(more)
+    return [rec[part]] if more is None else more
 
 
 def _any(l_rec: Record, r_rec: Record, part: str) -> bool:
@@ -507,23 +504,25 @@ def _address_features(lrec: Record, rrec: Record) -> tuple[float | None, float |
     return dice, jaro_winkler(lrec["addr"], rrec["addr"])
 
 
-def _left_over(x: str | None, y: str | None) -> int:
-    """The forename gamma of the two names left over when one name is recorded crossed."""
+def _left_over(x: str | None, y: str | None) -> tuple[int, bool]:
+    """The forename gamma of the two names left over when one name is recorded crossed, and
+    whether they are one typing slip apart."""
     if x is None or y is None:
-        return -1
+        return -1, False
     jw = jaro_winkler(x, y)
-    return _level("forename", [
+    gamma = _level("forename", [
         ("nickname_or_spelling", x == y or is_alternative(x, y)),
         ("jaro_winkler_at_least_0.92", _ge(jw, 0.92)),
         ("similar_or_sounds_alike", _ge(jw, 0.80)),
     ])
+    return gamma, _ge(jw, 0.80) and _typo(x, y)
 
 
 def pair_gammas(comparisons: Sequence[str], lrec: Record, rrec: Record) -> dict[str, Any]:
     """One pair's row of the ``gammas`` table (:func:`~cselink.comparisons.vectors.gammas_sql`).
 
-    ``l`` and ``r`` are ``records`` rows (``l`` the lower uid, or the indexed record of a
-    search). Returns ``gamma_<comparison>`` per comparison, ``twin_given_names``,
+    ``lrec`` and ``rrec`` are ``records`` rows (``lrec`` the lower uid, or the indexed
+    record of a search). Returns ``gamma_<comparison>`` per comparison, ``twin_given_names``,
     ``fn_typo``, ``dob_year_only``, ``fn_l``, ``sn_l`` and ``swapped``.
     """
     fn_l, fn_r, sn_l, sn_r = lrec["fn"], rrec["fn"], lrec["sn"], rrec["sn"]
@@ -548,10 +547,7 @@ def pair_gammas(comparisons: Sequence[str], lrec: Record, rrec: Record) -> dict[
             if a and b:
                 g_fn = max(g_fn0, fj)
             else:
-                x, y = (sn_l, fn_r) if a else (fn_l, sn_r)
-                g_fn = _left_over(x, y)
-                left_typo = (x is not None and y is not None
-                             and _ge(jaro_winkler(x, y), 0.80) and _typo(x, y))
+                g_fn, left_typo = _left_over(*((sn_l, fn_r) if a else (fn_l, sn_r)))
     out: dict[str, Any] = {}
     for name in comparisons:
         if name == "forename":
@@ -627,12 +623,16 @@ class PairScorer:
                            if twins_probability else 0.0)
         self.weights = {name: [model.weight(name, g) for g in range(COMPARISONS[name].n_levels)]
                         for name in model.comparisons}
+        # Per name comparison: the exact (term-frequency) levels and the near-miss level.
+        self.tf_levels = {
+            name: ({c.gamma_of(lv.label) for lv in c.non_null_levels if lv.tf},
+                   c.gamma_of("jaro_winkler_at_least_0.92"))
+            for name, c in ((n, COMPARISONS[n]) for n in ("forename", "surname"))}
 
     def _tf_adjustment(self, name: str, g: Mapping[str, Any]) -> float | None:
-        c = COMPARISONS[name]
-        gamma = g[c.gamma_column]
-        exact = {c.gamma_of(lv.label) for lv in c.non_null_levels if lv.tf}
-        crossed = bool(g.get("swapped")) and gamma == c.gamma_of("jaro_winkler_at_least_0.92")
+        gamma = g[COMPARISONS[name].gamma_column]
+        exact, near = self.tf_levels[name]
+        crossed = bool(g.get("swapped")) and gamma == near
         if gamma not in exact and not crossed:
             return None
         freqs, u_exact, tf_min = self.tf[name]
@@ -688,11 +688,11 @@ def name_evidence(column: str, left: Sequence[Variant], right: Sequence[Variant]
     return pick
 
 
-def rows_by(values: Iterable[Any], key: Callable[[Any], Any]) -> dict[Any, list[Any]]:
-    """Group values by a key, keeping their order."""
-    out: dict[Any, list[Any]] = {}
-    for v in values:
-        out.setdefault(key(v), []).append(v)
+def _by_uid(variants: Iterable[Variant]) -> dict[int, list[Variant]]:
+    """Name variants grouped by their record's uid, in order."""
+    out: dict[int, list[Variant]] = {}
+    for v in variants:
+        out.setdefault(v[0], []).append(v)
     return out
 
 
@@ -741,7 +741,7 @@ def search_index(
     names = [rule.name for rule in rules]
     wanted: dict[tuple[int, int], list[int]] = {}
     by_uid = {q["uid"]: q for q in queries}
-    q_variants = rows_by(query_variants, lambda v: v[0])
+    q_variants = _by_uid(query_variants)
     for q in queries:
         for item in query_hashes(rules, q, q_variants.get(q["uid"], []), skip=skip):
             wanted.setdefault(item, []).append(q["uid"])
@@ -809,10 +809,9 @@ def _add_evidence(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]],
                     if r.get(col) == level})
     found: dict[int, list[Variant]] = {}
     if named:
-        found = rows_by((tuple(v) for v in con.execute(
+        found = _by_uid(tuple(v) for v in con.execute(
             "SELECT uid, kind, fn, sn, detail FROM lookup_variants "
-            f"WHERE uid IN ({_in_list(named)}) ORDER BY uid, kind, fn, sn").fetchall()),
-            lambda v: v[0])
+            f"WHERE uid IN ({_in_list(named)}) ORDER BY uid, kind, fn, sn").fetchall())
     for r in rows:
         for part, col, level in parts:
             r[f"{part}_ev"] = (name_evidence(part, found.get(r["uid_l"], []),

@@ -153,6 +153,8 @@ def _write_maps(
     con.execute(f"DROP TABLE {_MAPS_TABLE}")
 
 
+# The per-value functions of the maps below; cselink.quicksearch calls the same ones for a
+# few referrals, so both paths clean a value alike.
 def _forename_row(raw: str) -> tuple[str | None, list[str]]:
     return clean_forename(raw), name_tokens(raw)[1:]
 
@@ -160,6 +162,10 @@ def _forename_row(raw: str) -> tuple[str | None, list[str]]:
 def _surname_row(raw: str) -> tuple[str | None, list[str]]:
     parts = surname_parts(raw)
     return ("".join(parts) if parts else None), (parts if len(parts) > 1 else [])
+
+
+def _middle_row(raw: str) -> tuple[list[str]]:
+    return (middle_tokens(None, raw),)
 
 
 def _postcode_row(raw: str) -> tuple[str | None, str | None, str | None]:
@@ -206,7 +212,7 @@ def standardise(
         ("_sn_map", f"SELECT DISTINCT surname FROM {src} WHERE surname IS NOT NULL",
          _surname_row, {"sn": False, "sn_parts": True}),
         ("_mid_map", f"SELECT DISTINCT middle_names FROM {src} WHERE middle_names IS NOT NULL",
-         lambda raw: (middle_tokens(None, raw),), {"mid": True}),
+         _middle_row, {"mid": True}),
         ("_alias_map", f"SELECT DISTINCT a FROM (SELECT unnest(aliases) AS a FROM {src}) "
          "WHERE a IS NOT NULL", split_full_name, {"fn": False, "sn": False}),
         ("_former_map", f"SELECT DISTINCT f FROM (SELECT unnest(former_surnames) AS f "
