@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -57,3 +58,19 @@ def levels_of(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, st
             linker.con.execute(stmt)
         row = linker.con.execute("SELECT * FROM gammas").df().iloc[0]
     return {c.name: c.level_of(int(row[c.gamma_column])).label for c in comps}
+
+
+#: A referral searched once to make an index build its look-up tables.
+WARM_UP = {"forename": "Warm", "surname": "Up", "dob": "2010-01-01"}
+
+
+def build_index(sources: Mapping[str, Any], db: Path, *, settings: Settings | None = None,
+                searched: bool = True) -> Path:
+    """A trained index file of ``sources``; with ``searched``, searched once (look-up
+    tables built), as a coordinator's index is after its first search."""
+    with Linker(sources, settings=settings, database=db) as linker:
+        linker.fit()
+    if searched:
+        with Linker.open(db) as linker:
+            linker.search(WARM_UP)
+    return db

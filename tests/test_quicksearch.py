@@ -32,6 +32,7 @@ from cselink.quicksearch import (
     term_frequency_constants,
 )
 from cselink.synthetic import AGENCIES, SynthConfig, generate
+from tests.conftest import build_index
 
 INDEXED = [a for a in AGENCIES if a != "police"]
 
@@ -170,13 +171,19 @@ def test_jaro_winkler_is_duckdbs_bit_for_bit() -> None:
 
 @pytest.fixture(scope="module")
 def index(folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("index") / "index.duckdb"
     sources = {a: folder / "canonical" / f"{a}.csv" for a in INDEXED}
-    with Linker(sources, database=db) as linker:
-        linker.fit()
-    with Linker.open(db) as linker:
-        linker.search({"forename": "Warm", "surname": "Up", "dob": "2010-01-01"})
-    return db
+    return build_index(sources, tmp_path_factory.mktemp("index") / "index.duckdb")
+
+
+def _both_paths(linker: Linker, queries: pd.DataFrame, *, prior: float | None = None,
+                threshold: float = 0.0) -> pd.DataFrame:
+    """The quick search of ``queries``, asserted equal to the SQL search of them."""
+    model = replace(linker._model, prior=prior or 1.0 / linker._ensure_lookup()[0])
+    quick = linker.search(queries, prior=prior, threshold=threshold)
+    sql = linker._search_sql(queries, model, threshold)
+    pd.testing.assert_frame_equal(quick.reset_index(drop=True), sql.reset_index(drop=True),
+                                  rtol=1e-12)
+    return quick
 
 
 def test_quick_search_gives_the_sql_search_results(folder: Path, index: Path) -> None:
@@ -191,13 +198,8 @@ def test_quick_search_gives_the_sql_search_results(folder: Path, index: Path) ->
                    record_id=police.iloc[0]["record_id"])])]
     reasons = set()
     with Linker.open(index, read_only=True) as linker:
-        model = replace(linker._model, prior=1.0 / linker._ensure_lookup()[0])
         for q in queries:
-            quick = linker.search(q)
-            sql = linker._search_sql(q, model, 0.0)
-            pd.testing.assert_frame_equal(quick.reset_index(drop=True),
-                                          sql.reset_index(drop=True), rtol=1e-12)
-            reasons.update(quick["reasons"])
+            reasons.update(_both_paths(linker, q)["reasons"])
     text = " ".join(reasons)
     for phrase in ("matches alias", "matches former surname", "recorded the other way round",
                    "possible twins", "day and month of birth swapped"):
@@ -210,12 +212,8 @@ def test_quick_search_of_a_few_queries_at_once(folder: Path, index: Path,
     db = tmp_path / "copy.duckdb"
     shutil.copy(index, db)
     with Linker.open(db, read_only=True) as linker:
-        model = replace(linker._model, prior=0.01)
-        quick = linker.search(police, prior=0.01, threshold=0.2)
-        sql = linker._search_sql(police, model, 0.2)
+        quick = _both_paths(linker, police, prior=0.01, threshold=0.2)
     assert quick["query_id"].nunique() > 5
-    pd.testing.assert_frame_equal(quick.reset_index(drop=True), sql.reset_index(drop=True),
-                                  rtol=1e-12)
 
 
 def test_quick_search_hashes_every_blocking_key_as_the_index_does(folder: Path,
@@ -226,19 +224,12 @@ def test_quick_search_hashes_every_blocking_key_as_the_index_does(folder: Path,
         for key in BLOCKING_KEYS if key not in ("sn_initial", "dob_year"))
     settings = Settings(blocking=(*rules, BlockingRule(name="plain", keys=("sn_initial",
                                                                            "dob_year"))))
-    db = tmp_path / "keys.duckdb"
     sources = {a: folder / "canonical" / f"{a}.csv" for a in INDEXED}
-    with Linker(sources, settings=settings, database=db) as linker:
-        linker.fit()
+    db = build_index(sources, tmp_path / "keys.duckdb", settings=settings)
     police = _canonical(folder, "police").drop(columns=["source"]).head(25)
     keys_used = set()
-    with Linker.open(db) as linker:
-        model = replace(linker._model, prior=1.0 / linker._ensure_lookup()[0])
+    with Linker.open(db, read_only=True) as linker:
         for i in range(len(police)):
-            quick = linker.search(police.iloc[[i]])
-            sql = linker._search_sql(police.iloc[[i]], model, 0.0)
-            pd.testing.assert_frame_equal(quick.reset_index(drop=True),
-                                          sql.reset_index(drop=True), rtol=1e-12)
-            keys_used.update(quick["match_key"])
+            keys_used.update(_both_paths(linker, police.iloc[[i]])["match_key"])
     # Most rules were the first to find some candidate.
     assert len(keys_used) >= len(rules) // 2, sorted(keys_used)

@@ -21,6 +21,7 @@ from cselink.config import BlockingRule, Settings
 from cselink.errors import UsageError
 from cselink.explain import evidence_sql, reasons_sql, reasons_text
 from cselink.synthetic import AGENCIES, SynthConfig, generate
+from tests.conftest import WARM_UP, build_index
 
 INDEXED = [a for a in AGENCIES if a != "police"]
 KEY = ["query_id", "source", "record_id"]
@@ -40,11 +41,9 @@ def _canonical(folder: Path, agency: str) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def unsearched(folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An index file, trained, never searched (no look-up tables yet)."""
-    db = tmp_path_factory.mktemp("index") / "index.duckdb"
     sources = {a: folder / "canonical" / f"{a}.csv" for a in INDEXED}
-    with Linker(sources, database=db) as linker:
-        linker.fit()
-    return db
+    return build_index(sources, tmp_path_factory.mktemp("index") / "index.duckdb",
+                       searched=False)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +52,7 @@ def index(unsearched: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("searched") / "index.duckdb"
     shutil.copy(unsearched, db)
     with Linker.open(db) as linker:
-        linker.search({"forename": "Warm", "surname": "Up", "dob": "2010-01-01"})
+        linker.search(WARM_UP)
     return db
 
 
