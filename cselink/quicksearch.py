@@ -340,7 +340,8 @@ def _stem(name: str) -> str:
 
 
 def _name_features(part: str, a: str | None, b: str | None) -> dict[str, Any]:
-    """``<part>_jw/_alt/_phon/_stem/_typo`` of two main names (the ``_feat`` tables)."""
+    """The ``_feat`` tables' features of two main names, as ``gammas_sql`` reads them:
+    ``jw``, ``phon``, and for forenames ``alt`` and ``typo``, for surnames ``stem``."""
     if a is None or b is None:
         return {"jw": None, "alt": False, "phon": False, "stem": False, "typo": False}
     if a == b:
@@ -348,9 +349,10 @@ def _name_features(part: str, a: str | None, b: str | None) -> dict[str, Any]:
     jw = jaro_winkler(a, b)
     ca, cb = _codes(a), _codes(b)
     phon = (ca[0] is not None and ca[0] == cb[0]) or (ca[1] is not None and ca[1] == cb[1])
-    return {"jw": jw, "alt": part == "fn" and is_alternative(a, b), "phon": phon,
-            "stem": _stem(a) == _stem(b),
-            "typo": part == "fn" and _ge(jw, 0.80) and _typo(a, b)}  # only fn_typo is read
+    forename = part == "fn"
+    return {"jw": jw, "alt": forename and is_alternative(a, b), "phon": phon,
+            "stem": not forename and _stem(a) == _stem(b),
+            "typo": forename and _ge(jw, 0.80) and _typo(a, b)}
 
 
 def _more(rec: Record, part: str) -> list[str] | None:

@@ -132,24 +132,33 @@ def name_features_sql(
     prefix: str, *, pairs_table: str = "pairs", records_table: str = "records",
     tokens_table: str = "name_tokens", alts_table: str = "name_alts",
 ) -> str:
-    """Similarity features of each DISTINCT pair of main names of one part (fn or sn)."""
+    """Similarity features of each DISTINCT pair of main names of one part (fn or sn).
+
+    Both parts get Jaro-Winkler and sounds-alike; forenames also nickname (``fn_alt``) and
+    typing slip (``fn_typo``), surnames the Polish/Czech ending (``sn_stem``): the features
+    :func:`gammas_sql` reads.
+    """
     p, rec = quote_ident(pairs_table), quote_ident(records_table)
     tok, alts = quote_ident(tokens_table), quote_ident(alts_table)
-    stem = f"{_STEM.format('d.a')} = {_STEM.format('d.b')} AND d.a <> d.b"
+    if prefix == "fn":
+        extra = (f"na.name IS NOT NULL AS fn_alt, CASE WHEN jaro_winkler_similarity(d.a, d.b) "
+                 f">= 0.80 THEN coalesce({typo_sql('d.a', 'd.b')}, FALSE) ELSE FALSE END "
+                 "AS fn_typo")
+        alt_join = f"LEFT JOIN {alts} na ON na.name = d.a AND na.alt = d.b"
+    else:
+        stem = f"{_STEM.format('d.a')} = {_STEM.format('d.b')} AND d.a <> d.b"
+        extra, alt_join = f"coalesce({stem}, FALSE) AS {prefix}_stem", ""
     return f"""
     CREATE OR REPLACE TEMP TABLE _{prefix}_feat AS
     SELECT d.a, d.b,
            jaro_winkler_similarity(d.a, d.b) AS {prefix}_jw,
-           na.name IS NOT NULL AS {prefix}_alt,
            coalesce(ta.metaphone = tb.metaphone OR ta.nysiis = tb.nysiis, FALSE) AS {prefix}_phon,
-           coalesce({stem}, FALSE) AS {prefix}_stem,
-           CASE WHEN jaro_winkler_similarity(d.a, d.b) >= 0.80
-                THEN coalesce({typo_sql('d.a', 'd.b')}, FALSE) ELSE FALSE END AS {prefix}_typo
+           {extra}
     FROM (SELECT DISTINCT l.{prefix} AS a, r.{prefix} AS b FROM {p} p
           JOIN (SELECT uid, {prefix} FROM {rec}) l ON l.uid = p.uid_l
           JOIN (SELECT uid, {prefix} FROM {rec}) r ON r.uid = p.uid_r
           WHERE l.{prefix} IS NOT NULL AND r.{prefix} IS NOT NULL AND l.{prefix} <> r.{prefix}) d
-    LEFT JOIN {alts} na ON na.name = d.a AND na.alt = d.b
+    {alt_join}
     LEFT JOIN {tok} ta ON ta.name = d.a
     LEFT JOIN {tok} tb ON tb.name = d.b
     """
