@@ -33,7 +33,6 @@ import pandas as pd
 
 from benchmarks.peers import PEER_OUTPUT_COLUMNS
 from cselink import Linker, Settings
-from cselink.config import INDEPENDENT_FIELD_COMPARISONS
 from cselink.ingest import Source, source_from_spec
 from cselink.schema import SCORES_TABLE
 
@@ -55,11 +54,7 @@ def settings_for(profile: Profile, link_type: Literal["link", "dedupe"]) -> Sett
     if profile == "default":
         return Settings(link_type=link_type)
     if profile == "febrl":
-        return Settings(
-            link_type=link_type,
-            twins_probability=None,
-            comparisons=INDEPENDENT_FIELD_COMPARISONS,
-        )
+        return Settings(link_type=link_type)  # the data profile decides (cselink.profile)
     raise ValueError(f"unknown profile {profile!r}")
 
 

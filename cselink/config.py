@@ -117,20 +117,6 @@ DEFAULT_BLOCKING: Final[tuple[BlockingRule, ...]] = (
                  max_pairs_per_record=BROAD),
 )
 
-#: Comparisons in the default model, by library name. Address and postcode are one
-#: ``location`` comparison: they are two views of one home, and counting both twice makes
-#: siblings (same surname, same home) look like one person.
-DEFAULT_COMPARISONS: Final[tuple[str, ...]] = (
-    "forename", "surname", "dob", "location", "sex", "nhs_number",
-)
-
-#: For benchmark data whose generator corrupts postcode and address independently and
-#: makes no families (FEBRL): the two compared separately, used with the twins guard off.
-INDEPENDENT_FIELD_COMPARISONS: Final[tuple[str, ...]] = (
-    "forename", "surname", "dob", "postcode", "address", "sex", "nhs_number",
-)
-
-
 #: Training sessions: each estimates m for the comparisons its keys do not touch.
 DEFAULT_TRAINING_RULES: Final[tuple[BlockingRule, ...]] = (
     BlockingRule(name="train:dob", keys=("dob",)),
@@ -158,16 +144,20 @@ class Settings:
         link_type: "link" compares records of different sources only; "dedupe" compares
             every pair, within and across sources.
         blocking: the union of these rules makes the candidate pairs.
-        comparisons: comparison names from :mod:`cselink.comparisons.library`.
+        comparisons: comparison names from :mod:`cselink.comparisons.library`; empty (the
+            default) lets the data decide (:mod:`cselink.profile`: address and postcode as
+            one ``location`` where households occur, separately where they do not).
         max_pairs: stop before materialising a rule estimated to give more pairs.
         u_sample_pairs: random pairs sampled to estimate u. Exact agreement is counted
             from value frequencies instead, so the sample only shapes the weaker levels.
         seed: seeds every random step (sampling), so runs are reproducible.
         tf_adjust: adjust exact name matches for how common the name is.
         tf_weight_cap: largest term-frequency adjustment, in bits, either way.
-        twins_probability: the probability given to a pair that looks like twins or siblings
-            (same surname and home, clearly different forenames, no shared NHS number); None
-            turns this guard off (for data known to have no families, such as FEBRL).
+        twins_probability: the lowest probability the twins-and-siblings guard gives a pair
+            that looks like twins or siblings (same surname and home, clearly different
+            forenames, no shared NHS number). The guard applies where the data holds
+            households (:mod:`cselink.profile`), and learns from the data how many such pairs
+            are one young person recorded under another forename. None turns it off.
         threshold: default match probability to accept a link.
         cannot_link_below: clustering keeps apart two records whose own pair was scored
             below this probability (strong evidence of two people), even when a chain of
@@ -177,13 +167,13 @@ class Settings:
 
     link_type: Literal["link", "dedupe"] = "dedupe"
     blocking: tuple[BlockingRule, ...] = DEFAULT_BLOCKING
-    comparisons: tuple[str, ...] = DEFAULT_COMPARISONS
+    comparisons: tuple[str, ...] = ()
     max_pairs: int = 200_000_000
     u_sample_pairs: int = 50_000
     seed: int = 42
     tf_adjust: bool = True
     tf_weight_cap: float = 6.0
-    twins_probability: float = 0.001
+    twins_probability: float | None = 0.001
     threshold: float = 0.5
     cannot_link_below: float | None = 0.001
     em: EMConfig = field(default_factory=EMConfig)

@@ -31,6 +31,7 @@ from .blocking import (
     register_name_alts,
 )
 from .comparisons import COMPARISONS
+from .profile import DataProfile, estimate_twins_probability, profile_data
 from .comparisons.vectors import comparison_sqls
 from .config import Settings
 from .errors import UsageError
@@ -128,6 +129,8 @@ class Linker:
     _lookup: tuple[int, int, frozenset[int]] | None = None
     #: The term-frequency constants a quick search reads (see cselink.quicksearch).
     _tf_constants: dict[str, tuple[float, float]] | None = None
+    #: Forename pairs learned from the data, as a quick search reads them.
+    _learned: dict[str, frozenset[str]] | None = None
 
     def __init__(
         self,
@@ -165,6 +168,9 @@ class Linker:
             self.con.execute(block_keys_sql())
             for stmt in tf_tables_sql():
                 self.con.execute(stmt)
+        with self._timed("profile"):
+            self.profile: DataProfile = profile_data(
+                self.con, twins_guard=self.settings.twins_probability is not None)
         self._save_meta()
 
     @classmethod
@@ -192,6 +198,11 @@ class Linker:
         self._model = (Model.from_dict(json.loads(meta["model"]), file=str(path))
                        if meta.get("model") else None)
         self.sources = [Source(n, str(path)) for n in json.loads(meta["sources"])]
+        # An index from before the profile: profile its records now (read-only indexes too;
+        # the profile writes temporary tables only).
+        self.profile = (DataProfile.from_dict(json.loads(meta["profile"])) if meta.get("profile")
+                        else profile_data(self.con, twins_guard=(
+                            self.settings.twins_probability is not None)))
         self.timings = {}
         self.blocking_stats = []
         self.ingest_report = IngestReport()
@@ -273,6 +284,7 @@ class Linker:
             "settings": json.dumps(self.settings.to_dict()),
             "model": json.dumps(self._model.to_dict()) if self._model else "",
             "sources": json.dumps([s.name for s in self.sources]),
+            "profile": json.dumps(self.profile.to_dict()),
             "cselink_version": __version__,
         }
         self.con.execute("CREATE OR REPLACE TABLE cselink_meta (key VARCHAR, value VARCHAR)")
@@ -287,7 +299,19 @@ class Linker:
 
     @property
     def comparisons(self) -> tuple[str, ...]:
-        return self.settings.comparisons
+        """The comparisons in use: the settings' own, a given model's, or the data's choice."""
+        if self.settings.comparisons:
+            return self.settings.comparisons
+        if self._model is not None:
+            return self._model.comparisons
+        return self.profile.comparisons
+
+    @property
+    def twins_probability(self) -> float | None:
+        """The twins-and-siblings guard's probability for scoring (None: off)."""
+        if self.settings.twins_probability is None or self._model is None:
+            return None
+        return self._model.twins
 
     @property
     def model(self) -> Model | None:
@@ -315,14 +339,19 @@ class Linker:
         """
         with self._timed("train"):
             if truth is None:
-                self._model = train_unsupervised(self.con, self.settings, self.comparisons,
-                                                 found_by=self._rules_run())
+                self._model = train_unsupervised(
+                    self.con, self.settings, self.comparisons, found_by=self._rules_run(),
+                    guard=self.profile.twins_guard)
             else:
                 self._ensure_gammas()
                 self._register_truth(truth)
                 self._model = train_supervised(
                     self.con, self.settings, self.comparisons, "_truth"
                 )
+            self._model = replace(self._model, profile=self.profile.to_dict(), twins=(
+                estimate_twins_probability(self.profile, self.settings.twins_probability)
+                if self.profile.twins_guard and self.settings.twins_probability is not None
+                else None))
         self._stage = min(self._stage, 1)
         self._save_meta()
         return self._model
@@ -375,7 +404,7 @@ class Linker:
                 scores_sql(
                     self._model, tf_adjust=self.settings.tf_adjust,
                     tf_cap=self.settings.tf_weight_cap,
-                    twins_probability=self.settings.twins_probability,
+                    twins_probability=self.twins_probability,
                 )
             )
         self._stage = 2
@@ -557,8 +586,20 @@ class Linker:
             con, queries, variants, rules=self.settings.blocking, skip=skipped, model=model,
             tf_constants=self._tf_constants or {}, tf_adjust=self.settings.tf_adjust,
             tf_cap=self.settings.tf_weight_cap,
-            twins_probability=self.settings.twins_probability, threshold=threshold,
-            query_label=QUERY_LABEL)
+            twins_probability=self.twins_probability, threshold=threshold,
+            query_label=QUERY_LABEL, learned=self._learned_names())
+
+    def _learned_names(self) -> dict[str, frozenset[str]]:
+        """``learned_names`` as name -> the names it may stand for (read once; an index
+        from before names were learned has none)."""
+        if self._learned is None:
+            present = self.con.execute("SELECT count(*) FROM duckdb_tables() "
+                                       "WHERE table_name = 'learned_names'").fetchall()[0][0]
+            rows = self.con.execute(
+                "SELECT name, list(alt ORDER BY alt) FROM learned_names GROUP BY name"
+            ).fetchall() if present else []
+            self._learned = {str(name): frozenset(alts) for name, alts in rows}
+        return self._learned
 
     def _search_sql(self, frame: pd.DataFrame, model: Model,
                     threshold: float) -> pd.DataFrame:
@@ -594,7 +635,7 @@ class Linker:
             con.execute(scores_sql(
                 model, gammas_table="_q_gammas", out_table="_q_scores",
                 tf_adjust=self.settings.tf_adjust, tf_cap=self.settings.tf_weight_cap,
-                twins_probability=self.settings.twins_probability,
+                twins_probability=self.twins_probability,
             ))
             return self._explain_search("_q_scores", threshold, records_table="_q_recs",
                                         query_variants="_q_variants")

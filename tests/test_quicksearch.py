@@ -129,16 +129,17 @@ def test_pair_gammas_and_scores_are_the_sql_ones_on_every_candidate_pair(
     settings = linked.settings
     scorer = PairScorer(linked._model, tf=tf, tf_adjust=settings.tf_adjust,
                         tf_cap=settings.tf_weight_cap,
-                        twins_probability=settings.twins_probability)
-    scores = _rows(con, "SELECT s.*, g.twin_given_names, g.fn_typo, g.dob_year_only "
+                        twins_probability=linked.twins_probability)
+    scores = _rows(con, "SELECT s.*, g.twin_given_names, g.fn_variant, g.dob_year_only "
                         "FROM scores s JOIN gammas g USING (uid_l, uid_r)")
     assert len(scores) > 4000
     comps = linked.comparisons
-    checked = {"swapped": 0, "possible_twins": 0, "twin_given_names": 0, "fn_typo": 0}
+    checked = {"swapped": 0, "possible_twins": 0, "twin_given_names": 0, "fn_variant": 0}
     for row in scores:
-        g = pair_gammas(comps, records[row["uid_l"]], records[row["uid_r"]])
+        g = pair_gammas(comps, records[row["uid_l"]], records[row["uid_r"]],
+                        linked._learned_names())
         for col in (*(COMPARISONS[c].gamma_column for c in comps), "twin_given_names",
-                    "fn_typo", "dob_year_only", "swapped", "fn_l", "sn_l"):
+                    "fn_variant", "dob_year_only", "swapped", "fn_l", "sn_l"):
             assert g[col] == row[col], (row["uid_l"], row["uid_r"], col)
         s = scorer.score(g)
         assert s["possible_twins"] == row["possible_twins"]

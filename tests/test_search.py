@@ -203,12 +203,13 @@ def test_search_of_an_in_memory_linker_needs_no_file(folder: Path) -> None:
     with Linker({"health": frame, "education": _canonical(folder, "education")},
                 settings=Settings()) as linker:
         out = linker.search(frame.drop(columns=["source"]).head(3))
+        comparisons = linker.comparisons
     assert set(out["query_id"]) <= set(frame["record_id"].head(3))
     # each record finds itself, with the highest weight among its candidates
     best = out.groupby("query_id").head(1)
     assert (best["record_id"] == best["query_id"]).all() and (best["source"] == "health").all()
     assert set(c for c in out.columns if c.startswith("gamma_")) == {
-        COMPARISONS[c].gamma_column for c in Settings().comparisons}
+        COMPARISONS[c].gamma_column for c in comparisons}
 
 
 def test_search_leaves_the_connection_as_it_found_it(index: Path, queries: pd.DataFrame) -> None:

@@ -5,11 +5,12 @@ Reads a pair table (``uid_l, uid_r, match_key``), ``records``, ``name_tokens`` a
 passes small tables holding only the records of its candidate pairs); writes the gamma
 table:
 
-    uid_l, uid_r, match_key, gamma_<comparison>..., twin_given_names, fn_typo,
+    uid_l, uid_r, match_key, gamma_<comparison>..., twin_given_names, fn_variant,
     dob_year_only, fn_l, sn_l, swapped
 
-``fn_typo`` (forenames one typing slip apart) and ``dob_year_only`` (a date of birth known
-only to its year, or missing) are read by the twins-and-siblings guard.
+``fn_variant`` (forenames one typing slip apart, or the same name by sound: two spellings
+of one name) and ``dob_year_only`` (a date of birth known only to its year, or missing) are
+read by the twins-and-siblings guard.
 
 Main names are compared with similarity levels; every other name a record is known by
 (aliases, former surnames, surname parts, middle names: ``records.fn_set``/``sn_set``) is
@@ -274,7 +275,7 @@ def gammas_sql(
     return f"""
     CREATE OR REPLACE {"TEMP TABLE" if temporary else "TABLE"} {out} AS
     SELECT uid_l, uid_r, match_key, {_flat(", ".join(cols))}{twins},
-           (fn_typo OR {left_typo}) AS fn_typo,
+           (fn_typo OR fn_phon OR {left_typo}) AS fn_variant,
            (l_dob IS NULL OR r_dob IS NULL) AS dob_year_only{_flat(evidence_cols)}
     FROM (SELECT *{g0} FROM (
         SELECT p.*,

@@ -11,9 +11,11 @@ i.e. the chance two random records share THIS name instead of any name, clamped 
 +-cap bits. ``tf_fn`` / ``tf_sn`` hold tf per distinct forename / surname.
 
 The twins-and-siblings guard (after the Ministry of Justice's person-matching service,
-which does this for twins): same surname, same address or postcode, clearly different
-forenames and no shared NHS number gives a fixed low probability, since that is what twins
-(same date of birth) and siblings look like.
+which gives such pairs a fixed low probability): same surname, same address or postcode,
+clearly different forenames and no shared NHS number is what twins (same date of birth)
+and siblings look like, and sometimes one young person recorded under another forename.
+Such a pair's weight is at most the guard's odds, learned from the data
+(:func:`cselink.profile.estimate_twins_probability`), plus the sex weight.
 """
 
 from __future__ import annotations
@@ -105,6 +107,9 @@ def scores_sql(
     cap_weight = (
         math.log2(twins_probability / (1 - twins_probability)) if twins_probability else 0.0
     )
+    # A twin-like pair weighs the guard's learned odds and the evidence outside the family
+    # pattern: twins of opposite sex are told apart by it, one child is not held back.
+    sex = " + mw_sex" if "sex" in model.comparisons else ""
     return f"""
     CREATE OR REPLACE {"TEMP TABLE" if temporary else "TABLE"} {out} AS
     WITH w AS (
@@ -116,7 +121,7 @@ def scores_sql(
     )
     SELECT *, 1.0 / (1.0 + pow(2.0, -match_weight)) AS match_probability
     FROM (SELECT * EXCLUDE (raw_weight),
-                 CASE WHEN possible_twins THEN least(raw_weight, {_num(cap_weight)})
+                 CASE WHEN possible_twins THEN least(raw_weight, {_num(cap_weight)}{sex})
                       ELSE raw_weight END AS match_weight
           FROM t)
     """
@@ -132,10 +137,11 @@ def relatives_sql(comparisons: Sequence[str]) -> str | None:
     other's forename while each is known by a forename the other lacks (``twin_given_names``:
     twins named after each other, Jade Anne / Anne Marie; Jade Anne / Anne Jade is one
     child going by a middle name): that is what twins and siblings look like, not one
-    person recorded twice. Forenames one typing slip apart (``fn_typo``: a neighbouring
-    key, a transposition, a doubled letter) are not read as twins' names, nor is a date of
+    person recorded twice. Forenames one typing slip apart or that sound the same
+    (``fn_variant``: a neighbouring key, a transposition, a doubled letter; Freddie /
+    Freddy, Oscar / Oskar) are two spellings of one name, not twins' names, nor is a date of
     birth known only to its year read as born apart. Reads the gamma columns,
-    ``twin_given_names``, ``fn_typo`` and ``dob_year_only``.
+    ``twin_given_names``, ``fn_variant`` and ``dob_year_only``.
     """
     comps = set(comparisons)
     if not {"forename", "surname"} <= comps:
@@ -165,13 +171,14 @@ def relatives_sql(comparisons: Sequence[str]) -> str | None:
         # Twins: the same date of birth, forenames that only sound alike (Jayden, Jaylen),
         # or one twin's forename is the other's middle name (twin_given_names, see
         # cselink.comparisons.vectors).
-        # A forename one slip of the fingers from the other (fn_typo: Kayla / Kayka) is
-        # a typing error, not a twin's name.
+        # A forename one slip of the fingers from the other (Kayla / Kayka), or the same
+        # name by sound (Ruby / Rubie), is one name written two ways (fn_variant): twins
+        # are given different names, and sound-alike pairs are a small minority of them.
         different = (f"({different} OR ({apart} AND gamma_forename BETWEEN 0 "
                      f"AND {fc.gamma_of('exact_other_name')}) OR (gamma_dob = "
                      f"{dc.gamma_of('exact')} AND ((gamma_forename BETWEEN 0 AND "
                      f"{fc.gamma_of('similar_or_sounds_alike')} "
-                     f"AND NOT coalesce(fn_typo, FALSE)) "
+                     f"AND NOT coalesce(fn_variant, FALSE)) "
                      f"OR coalesce(twin_given_names, FALSE))))")
     # The same family name, in any recorded form (Kowalski/Kowalska twins, a former surname).
     return (

@@ -29,6 +29,10 @@ class Model:
         method: "em" or "supervised".
         settings_hash: hash of the settings it was trained under.
         training: facts about the training run (iterations, convergence, pair counts).
+        twins: the twins-and-siblings guard's probability that a twin-like pair is one
+            person, learned from the data (:func:`cselink.profile.estimate_twins_probability`);
+            None when the guard is off (the data holds no households).
+        profile: what the data profile counted and decided (:mod:`cselink.profile`).
     """
 
     comparisons: tuple[str, ...]
@@ -38,6 +42,8 @@ class Model:
     method: str = "em"
     settings_hash: str = ""
     training: dict[str, Any] = field(default_factory=dict)
+    twins: float | None = None
+    profile: dict[str, Any] = field(default_factory=dict)
 
     def comparison(self, name: str) -> Comparison:
         """The comparison definition of a name."""
@@ -79,6 +85,11 @@ class Model:
             "prior": self.prior,
             "comparisons": comps,
             "training": self.training,
+            "twins_guard": None if self.twins is None else {
+                "probability": self.twins,
+                "match_weight": math.log2(self.twins / (1.0 - self.twins)),
+            },
+            "profile": self.profile,
         }
 
     @classmethod
@@ -110,6 +121,9 @@ class Model:
                 method=str(data.get("method", "em")),
                 settings_hash=str(data.get("settings_hash", "")),
                 training=dict(data.get("training", {})),
+                # A model from before the guard learned its probability held 0.001.
+                twins=_twins(data["twins_guard"], file) if "twins_guard" in data else 0.001,
+                profile=dict(data.get("profile") or {}),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"model file is not a cselink model ({exc!r})", file=file) from None
@@ -130,3 +144,13 @@ class Model:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"model file is not JSON ({exc})", file=str(path)) from None
         return cls.from_dict(data, file=str(path))
+
+
+def _twins(guard: Any, file: str | None) -> float | None:
+    """The guard's probability from a model file's ``twins_guard`` entry (None: off)."""
+    if guard is None:
+        return None
+    p = float(guard["probability"])
+    if not 0 < p < 1:
+        raise ConfigError("model twins_guard probability must be between 0 and 1", file=file)
+    return p

@@ -232,6 +232,7 @@ def _run_session(
     u: Sequence[NDArray[np.float64]],
     m0: Sequence[NDArray[np.float64]],
     found_by: Mapping[tuple[str, ...], int] | None = None,
+    guard: bool = True,
 ) -> Session | None:
     link_only = settings.link_type == "link"
     est = int(con.execute(rule_count_sql(rule, link_only=link_only)).fetchall()[0][0])
@@ -268,8 +269,8 @@ def _run_session(
         _gammas_for(con, comparisons, "_train_pairs", "_train_gammas")
     # Pairs the twins-and-siblings guard marks as relatives would teach EM that family
     # members are matches; they are left out of training when the guard is on.
-    guard = relatives_sql(comparisons) if settings.twins_probability is not None else None
-    patterns, counts = patterns_of(con, comparisons, "_train_gammas", exclude=guard)
+    exclude = relatives_sql(comparisons) if guard else None
+    patterns, counts = patterns_of(con, comparisons, "_train_gammas", exclude=exclude)
     con.execute("DROP TABLE IF EXISTS _train_gammas")
     con.execute("DROP TABLE IF EXISTS _train_pairs")
     con.execute("DROP TABLE IF EXISTS _train_keys")
@@ -303,9 +304,12 @@ def _run_session(
 
 def train_unsupervised(
     con: duckdb.DuckDBPyConnection, settings: Settings, comparisons: Sequence[str], *,
-    found_by: Mapping[tuple[str, ...], int] | None = None,
+    found_by: Mapping[tuple[str, ...], int] | None = None, guard: bool = True,
 ) -> Model:
     """Train m, u and the prior without labels (see the module docstring).
+
+    ``guard``: leave the pairs the twins-and-siblings guard marks out of EM (when the data
+    holds households, see :mod:`cselink.profile`).
 
     ``found_by``: the keys of blocking rules that ran, each with its bit in ``pairs.rules``,
     when ``pairs`` and its ``gammas`` are built: a session on the same keys reads its
@@ -317,7 +321,7 @@ def train_unsupervised(
     m0 = [x / x.sum() for x in m0]
     sessions = [
         s for s in (
-            _run_session(con, settings, comparisons, rule, u, m0, found_by)
+            _run_session(con, settings, comparisons, rule, u, m0, found_by, guard)
             for rule in settings.em.training_rules
         ) if s is not None
     ]

@@ -1,0 +1,300 @@
+"""What the data says about itself, before blocking: households, twins and the home fields.
+
+Reads ``records`` (and the name tables the comparisons read); writes nothing that outlives
+the call. The answers shape the model instead of a data-set profile chosen by a user:
+
+* **Households.** Pairs of records *within one source* that share a family name and a
+  home but were born at clearly different times under clearly different forenames are
+  brothers and sisters: an agency does not record one child twice with another name and
+  another date of birth. Any population of children has them in numbers (far more than
+  one record in a hundred has a sibling at the same address in the same agency), while a
+  register with no families (FEBRL, an adult register) has next to none. Where households
+  occur, address and postcode are one piece of evidence (``location``: counted twice they
+  make siblings look like one person) and the twins-and-siblings guard is on. Where they
+  do not, address and postcode are compared separately (each a view of the home with its
+  own recording errors) and the guard has nothing to guard against.
+* **Names written two ways.** A pair of forenames that recurs, in many unrelated
+  households, as the only difference between records that agree on surname, date of birth
+  and home is one name written two ways (Olly / Oliver), even where no name table knows
+  it. Twins' name pairs do not recur across households beyond what chance gives common
+  names. Pairs that recur far more often than the names' own frequencies predict are
+  learned (:func:`learned_names_sql`) and join the curated ones in ``name_alts``.
+* **Twin-like pairs.** Pairs with the same family name, date of birth and home but clearly
+  different forenames are counted within sources (twins: an agency holds both) and across
+  sources (twins, or one child recorded under another forename). How many more occur
+  across sources than the within-source rate predicts is the share of them that are one
+  person: the guard's probability, learned instead of fixed (:func:`estimate_twins_probability`).
+
+The classification of a pair reuses the comparison ladders and the guard's own SQL
+(:mod:`cselink.comparisons`, :func:`cselink.scoring.fellegi_sunter.relatives_sql`), so the
+profile and the scoring cannot disagree on what "clearly different forenames" means.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Final
+
+import duckdb
+
+from .comparisons import COMPARISONS
+from .comparisons.vectors import comparison_sqls
+
+log = logging.getLogger(__name__)
+
+#: The comparisons the profile classifies pairs with (the home as one piece of evidence).
+_PROFILE_COMPARISONS: Final[tuple[str, ...]] = (
+    "forename", "surname", "dob", "location", "nhs_number",
+)
+
+#: Households are present when at least this share of records has a brother or sister
+#: (same family name and home, born apart, another forename) in its own source. Among
+#: children, most have a sibling and many share an agency with one; a register without
+#: families gets such pairs only from a record corrupted in forename and date at once.
+MIN_SIBLING_SHARE: Final[float] = 0.01
+
+#: A forename pair is learned as one name written two ways only when it is the difference
+#: in at least this many households (a single household, or two, proves nothing: twins
+#: are sometimes given related names) ...
+MIN_HOUSEHOLDS: Final[int] = 3
+#: ... and when chance (the two names' own frequencies among such pairs) would give that
+#: many less often than this (a Poisson tail, small enough for thousands of name pairs).
+MAX_CHANCE: Final[float] = 1e-6
+
+#: Comparisons when households are present, and when they are not.
+WITH_HOUSEHOLDS: Final[tuple[str, ...]] = (
+    "forename", "surname", "dob", "location", "sex", "nhs_number",
+)
+WITHOUT_HOUSEHOLDS: Final[tuple[str, ...]] = (
+    "forename", "surname", "dob", "postcode", "address", "sex", "nhs_number",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DataProfile:
+    """The facts the profile counted and what it decided from them.
+
+    Attributes:
+        records: records profiled.
+        sibling_pairs: within-source pairs that look like brothers and sisters.
+        twin_pairs_within: within-source pairs with the same family name, date of birth
+            and home and clearly different forenames.
+        twin_pairs_across: the same across sources.
+        pairs_within, pairs_across: all record pairs within and across sources.
+        households: whether households are present (decides the next two).
+        comparisons: the comparisons chosen for the model.
+        twins_guard: whether the twins-and-siblings guard is needed.
+        learned_names: forename pairs learned as one name written two ways, each with the
+            households that show it and the number chance predicts.
+    """
+
+    records: int
+    sibling_pairs: int
+    twin_pairs_within: int
+    twin_pairs_across: int
+    pairs_within: float
+    pairs_across: float
+    households: bool
+    comparisons: tuple[str, ...]
+    twins_guard: bool
+    learned_names: tuple[dict[str, Any], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (stored in the model file and the audit)."""
+        out = asdict(self)
+        out["comparisons"] = list(self.comparisons)
+        out["learned_names"] = [dict(x) for x in self.learned_names]
+        out["min_sibling_share"] = MIN_SIBLING_SHARE
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DataProfile:
+        """The profile :meth:`to_dict` wrote."""
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        known["comparisons"] = tuple(known.get("comparisons", WITH_HOUSEHOLDS))
+        known["learned_names"] = tuple(dict(x) for x in known.get("learned_names", ()))
+        return cls(**known)
+
+    def explain(self) -> str:
+        """One line saying what was decided and why (counts only, no personal data)."""
+        share = self.sibling_pairs / max(self.records, 1)
+        if self.households:
+            text = (f"households present ({self.sibling_pairs} sibling-like pairs within "
+                    f"sources, {share:.1%} of records): address and postcode compared as one "
+                    "location; twins-and-siblings guard on")
+        else:
+            text = (f"no households ({self.sibling_pairs} sibling-like pairs within sources, "
+                    f"{share:.2%} of records): address and postcode compared separately; "
+                    "twins-and-siblings guard off")
+        return f"{text}; {len(self.learned_names)} forename pair(s) learned as one name"
+
+
+def family_pairs_sql(*, records_table: str = "records", out_table: str = "_family_pairs") -> str:
+    """Pairs of records sharing a main family name and the head of their address (house
+    number and street), within and across sources: the pairs a household or twin makes.
+
+    One equi-join, so the pairs grow with household sizes, not with the square of a common
+    surname. Not the postcode: a postcode holds many homes (a UK unit about fifteen, other
+    countries' codes thousands), and two strangers of one common surname share one easily.
+    """
+    homes = (f"(SELECT uid, source, sn, addr_head AS home FROM {records_table} "
+             "WHERE sn IS NOT NULL AND addr_head IS NOT NULL)")
+    return f"""
+    CREATE OR REPLACE TEMP TABLE {out_table} AS
+    SELECT DISTINCT least(a.uid, b.uid) AS uid_l, greatest(a.uid, b.uid) AS uid_r,
+           NULL::VARCHAR AS match_key, a.source = b.source AS same_source
+    FROM {homes} a JOIN {homes} b ON a.sn = b.sn AND a.home = b.home AND a.uid < b.uid
+    """
+
+
+def name_pair_counts_sql(*, records_table: str = "records",
+                         pairs_table: str = "_family_pairs",
+                         alts_table: str = "name_alts") -> str:
+    """Per unordered pair of main forenames not already known to ``alts_table``: the
+    households (family name, date of birth, home) where it is the only difference, and
+    the pair counts the chance model needs (evidence units with each name, all units).
+
+    Reads the family pairs (:func:`family_pairs_sql`) with an exact, full date of birth.
+    """
+    return f"""
+    WITH units AS (
+        SELECT DISTINCT least(l.fn, r.fn) AS a, greatest(l.fn, r.fn) AS b,
+               l.sn || '|' || l.dob::VARCHAR || '|' || l.addr_head AS household
+        FROM {pairs_table} p
+        JOIN {records_table} l ON l.uid = p.uid_l
+        JOIN {records_table} r ON r.uid = p.uid_r
+        WHERE l.dob IS NOT NULL AND l.dob = r.dob AND l.fn IS NOT NULL AND r.fn IS NOT NULL
+          AND l.fn <> r.fn
+    ), names AS (
+        SELECT name, count(*) AS n FROM (SELECT a AS name FROM units UNION ALL
+                                         SELECT b FROM units) GROUP BY name
+    ), pairs AS (
+        SELECT a, b, count(*) AS households FROM units GROUP BY a, b
+    )
+    SELECT p.a, p.b, p.households, na.n AS n_a, nb.n AS n_b,
+           (SELECT count(*) FROM units) AS units
+    FROM pairs p JOIN names na ON na.name = p.a JOIN names nb ON nb.name = p.b
+    WHERE p.households >= {MIN_HOUSEHOLDS}
+      AND NOT EXISTS (SELECT 1 FROM {alts_table} x WHERE x.name = p.a AND x.alt = p.b)
+    ORDER BY p.a, p.b
+    """
+
+
+def learn_names(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """The forename pairs learned as one name written two ways, with their evidence.
+
+    Expected households under chance: each evidence unit holds two names drawn from the
+    names' shares, so a pair (a, b) is expected ``units * 2 * (n_a / 2u) * (n_b / 2u)``
+    times; a pair is learned where seeing its count or more has a Poisson probability
+    below :data:`MAX_CHANCE`. Reads ``_family_pairs``.
+    """
+    from scipy.stats import poisson
+
+    out = []
+    for a, b, households, n_a, n_b, units in con.execute(name_pair_counts_sql()).fetchall():
+        expected = units * 2.0 * (n_a / (2.0 * units)) * (n_b / (2.0 * units))
+        chance = float(poisson.sf(households - 1, expected))
+        if chance < MAX_CHANCE:
+            out.append({"name": a, "alt": b, "households": int(households),
+                        "expected": round(expected, 6), "chance": chance})
+    return out
+
+
+def learned_names_table_sql(table: str = "learned_names") -> str:
+    """An empty ``learned_names(name, alt, households, expected)`` table."""
+    return (f"CREATE OR REPLACE TABLE {table} (name VARCHAR, alt VARCHAR, "
+            "households INTEGER, expected DOUBLE)")
+
+
+def add_learned_names(con: duckdb.DuckDBPyConnection, learned: Sequence[dict[str, Any]]) -> None:
+    """Store learned pairs in ``learned_names`` (both directions) and add them to
+    ``name_alts``, so comparisons, blocking and the guard read them as any variant."""
+    con.execute(learned_names_table_sql())
+    rows = [(x["name"], x["alt"], x["households"], x["expected"]) for x in learned]
+    rows += [(b, a, h, e) for a, b, h, e in rows]
+    if rows:
+        con.executemany("INSERT INTO learned_names VALUES (?, ?, ?, ?)", rows)
+        con.execute("INSERT INTO name_alts SELECT name, alt FROM learned_names")
+
+
+def _count_pairs(con: duckdb.DuckDBPyConnection) -> tuple[int, float, float]:
+    sizes = [float(r[0]) for r in con.execute(
+        "SELECT count(*) FROM records GROUP BY source").fetchall()]
+    n = sum(sizes)
+    within = sum(s * (s - 1) / 2 for s in sizes)
+    return int(n), within, n * (n - 1) / 2 - within
+
+
+def profile_data(con: duckdb.DuckDBPyConnection, *, twins_guard: bool = True,
+                 learn: bool = True) -> DataProfile:
+    """Count households and twin-like pairs in ``records`` and decide the model's shape.
+
+    Args:
+        con: a connection holding the standardised tables.
+        twins_guard: False when the user turned the guard off: it stays off.
+        learn: learn forenames written two ways and add them to ``name_alts`` (first, so
+            the counts below see them as variants, as the scoring will).
+    """
+    from .scoring.fellegi_sunter import relatives_sql
+
+    n, pairs_within, pairs_across = _count_pairs(con)
+    con.execute(family_pairs_sql())
+    learned: list[dict[str, Any]] = []
+    if learn:
+        learned = learn_names(con)
+        add_learned_names(con, learned)
+    comps = [COMPARISONS[c] for c in _PROFILE_COMPARISONS]
+    for stmt in comparison_sqls(comps, pairs_table="_family_pairs", out_table="_family_gammas",
+                                temporary=True, evidence=False):
+        con.execute(stmt)
+    relatives = relatives_sql(_PROFILE_COMPARISONS) or "FALSE"
+    dob, fn = COMPARISONS["dob"], COMPARISONS["forename"]
+    different = f"gamma_forename BETWEEN 0 AND {fn.gamma_of('initial')}"
+    row = con.execute(
+        f"""SELECT
+            count(*) FILTER (WHERE p.same_source AND {relatives}
+                             AND gamma_dob = {dob.gamma_of('different')} AND {different}),
+            count(*) FILTER (WHERE p.same_source AND {relatives}
+                             AND gamma_dob = {dob.gamma_of('exact')}),
+            count(*) FILTER (WHERE NOT p.same_source AND {relatives}
+                             AND gamma_dob = {dob.gamma_of('exact')})
+        FROM _family_gammas g JOIN _family_pairs p USING (uid_l, uid_r)"""
+    ).fetchall()[0]
+    con.execute("DROP TABLE _family_gammas")
+    con.execute("DROP TABLE _family_pairs")
+    siblings, twins_within, twins_across = (int(x or 0) for x in row)
+    households = siblings >= MIN_SIBLING_SHARE * n
+    profile = DataProfile(
+        records=n, sibling_pairs=siblings, twin_pairs_within=twins_within,
+        twin_pairs_across=twins_across, pairs_within=pairs_within, pairs_across=pairs_across,
+        households=households,
+        comparisons=WITH_HOUSEHOLDS if households else WITHOUT_HOUSEHOLDS,
+        twins_guard=households and twins_guard,
+        learned_names=tuple(learned),
+    )
+    log.info("data profile: %s", profile.explain())
+    return profile
+
+
+def estimate_twins_probability(profile: DataProfile, floor: float) -> float:
+    """P(one person | a twin-like pair across sources), learned from the profile's counts.
+
+    Within a source a twin-like pair is a pair of twins (an agency rarely holds one child
+    twice under two forenames), so the within-source rate per record pair predicts how many
+    twin pairs to expect across sources; the excess over that is one child recorded under
+    another forename. Clipped to [``floor``, 0.5]: the guard never makes a twin-like pair a
+    link by itself, and never pushes it below the floor.
+    """
+    observed = profile.twin_pairs_across
+    if observed <= 0:
+        return floor
+    rate = profile.twin_pairs_within / profile.pairs_within if profile.pairs_within else 0.0
+    expected = rate * profile.pairs_across
+    return float(min(0.5, max(floor, (observed - expected) / observed)))
+
+
+def resolve_comparisons(explicit: Sequence[str] | None, profile: DataProfile) -> tuple[str, ...]:
+    """The comparisons to use: the settings' own, or the profile's choice."""
+    return tuple(explicit) if explicit else profile.comparisons
