@@ -31,7 +31,6 @@ from .blocking import (
     register_name_alts,
 )
 from .comparisons import COMPARISONS
-from .profile import DataProfile, estimate_twins_probability, profile_data
 from .comparisons.vectors import comparison_sqls
 from .config import Settings
 from .errors import UsageError
@@ -45,6 +44,7 @@ from .lookup import (
     query_alts_sql,
     query_pairs_sqls,
 )
+from .profile import DataProfile, estimate_twins_probability, profile_data
 from .quicksearch import search_index, standardise_rows, term_frequency_constants
 from .scoring import Model
 from .scoring.fellegi_sunter import scores_sql, tf_tables_sql
