@@ -63,6 +63,12 @@ MIN_HOUSEHOLDS: Final[int] = 3
 #: many less often than this (a Poisson tail, small enough for thousands of name pairs).
 MAX_CHANCE: Final[float] = 1e-6
 
+#: The share of twin pairs of opposite sex: half of non-identical twins, who are about two
+#: thirds of twins in England and Wales. The data's own share replaces it as twin pairs
+#: within sources accumulate (it counts as this many pairs of evidence).
+OPPOSITE_SEX_TWINS: Final[float] = 1.0 / 3.0
+TWIN_SEX_PRIOR_PAIRS: Final[float] = 30.0
+
 #: Comparisons when households are present, and when they are not.
 WITH_HOUSEHOLDS: Final[tuple[str, ...]] = (
     "forename", "surname", "dob", "location", "sex", "nhs_number",
@@ -99,12 +105,16 @@ class DataProfile:
     households: bool
     comparisons: tuple[str, ...]
     twins_guard: bool
+    twin_sexes_within: tuple[int, int] = (0, 0)
+    twin_sexes_across: tuple[int, int] = (0, 0)
     learned_names: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (stored in the model file and the audit)."""
         out = asdict(self)
         out["comparisons"] = list(self.comparisons)
+        out["twin_sexes_within"] = list(self.twin_sexes_within)
+        out["twin_sexes_across"] = list(self.twin_sexes_across)
         out["learned_names"] = [dict(x) for x in self.learned_names]
         out["min_sibling_share"] = MIN_SIBLING_SHARE
         return out
@@ -115,6 +125,8 @@ class DataProfile:
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         known["comparisons"] = tuple(known.get("comparisons", WITH_HOUSEHOLDS))
         known["learned_names"] = tuple(dict(x) for x in known.get("learned_names", ()))
+        for key in ("twin_sexes_within", "twin_sexes_across"):
+            known[key] = tuple(known.get(key, (0, 0)))
         return cls(**known)
 
     def explain(self) -> str:
@@ -252,23 +264,32 @@ def profile_data(con: duckdb.DuckDBPyConnection, *, twins_guard: bool = True,
     relatives = relatives_sql(_PROFILE_COMPARISONS) or "FALSE"
     dob, fn = COMPARISONS["dob"], COMPARISONS["forename"]
     different = f"gamma_forename BETWEEN 0 AND {fn.gamma_of('initial')}"
+    twin = f"{relatives} AND gamma_dob = {dob.gamma_of('exact')}"
+    # Sexes both recorded: the same, or different (twins of opposite sex).
+    same_sex = "l.sex IS NOT NULL AND l.sex = r.sex"
+    other_sex = "l.sex IS NOT NULL AND r.sex IS NOT NULL AND l.sex <> r.sex"
     row = con.execute(
         f"""SELECT
             count(*) FILTER (WHERE p.same_source AND {relatives}
                              AND gamma_dob = {dob.gamma_of('different')} AND {different}),
-            count(*) FILTER (WHERE p.same_source AND {relatives}
-                             AND gamma_dob = {dob.gamma_of('exact')}),
-            count(*) FILTER (WHERE NOT p.same_source AND {relatives}
-                             AND gamma_dob = {dob.gamma_of('exact')})
-        FROM _family_gammas g JOIN _family_pairs p USING (uid_l, uid_r)"""
+            count(*) FILTER (WHERE p.same_source AND {twin}),
+            count(*) FILTER (WHERE NOT p.same_source AND {twin}),
+            count(*) FILTER (WHERE p.same_source AND {twin} AND {same_sex}),
+            count(*) FILTER (WHERE p.same_source AND {twin} AND {other_sex}),
+            count(*) FILTER (WHERE NOT p.same_source AND {twin} AND {same_sex}),
+            count(*) FILTER (WHERE NOT p.same_source AND {twin} AND {other_sex})
+        FROM _family_gammas g JOIN _family_pairs p USING (uid_l, uid_r)
+        JOIN records l ON l.uid = p.uid_l JOIN records r ON r.uid = p.uid_r"""
     ).fetchall()[0]
     con.execute("DROP TABLE _family_gammas")
     con.execute("DROP TABLE _family_pairs")
-    siblings, twins_within, twins_across = (int(x or 0) for x in row)
+    (siblings, twins_within, twins_across, within_same, within_other, across_same,
+     across_other) = (int(x or 0) for x in row)
     households = siblings >= MIN_SIBLING_SHARE * n
     profile = DataProfile(
         records=n, sibling_pairs=siblings, twin_pairs_within=twins_within,
         twin_pairs_across=twins_across, pairs_within=pairs_within, pairs_across=pairs_across,
+        twin_sexes_within=(within_same, within_other), twin_sexes_across=(across_same, across_other),
         households=households,
         comparisons=WITH_HOUSEHOLDS if households else WITHOUT_HOUSEHOLDS,
         twins_guard=households and twins_guard,
@@ -279,20 +300,28 @@ def profile_data(con: duckdb.DuckDBPyConnection, *, twins_guard: bool = True,
 
 
 def estimate_twins_probability(profile: DataProfile, floor: float) -> float:
-    """P(one person | a twin-like pair across sources), learned from the profile's counts.
+    """P(one person | a twin-like pair of one recorded sex), learned from the profile.
 
-    Within a source a twin-like pair is a pair of twins (an agency rarely holds one child
-    twice under two forenames), so the within-source rate per record pair predicts how many
-    twin pairs to expect across sources; the excess over that is one child recorded under
-    another forename. Clipped to [``floor``, 0.5]: the guard never makes a twin-like pair a
-    link by itself, and never pushes it below the floor.
+    Sex is the instrument. Twins are of opposite sex in about a third of pairs (half of
+    non-identical twins); one young person recorded twice almost never is. Within a source
+    the twin-like pairs are twins (an agency rarely holds one child twice under two
+    forenames), which gives the share ``s`` of opposite-sex twin pairs in these records
+    (shrunk towards a third where they are few). Across sources, the opposite-sex
+    twin-like pairs then tell how many same-sex twin pairs to expect,
+    ``across_other * (1 - s) / s``; the same-sex pairs beyond that are one person. Neither
+    the sources' sizes nor how many young people they share enter the estimate. Clipped to
+    [``floor``, 1 - ``floor``]: the data may say the guard holds few pairs back, never all
+    or none by rule.
     """
-    observed = profile.twin_pairs_across
-    if observed <= 0:
+    within_same, within_other = profile.twin_sexes_within
+    across_same, across_other = profile.twin_sexes_across
+    if across_same <= 0:
         return floor
-    rate = profile.twin_pairs_within / profile.pairs_within if profile.pairs_within else 0.0
-    expected = rate * profile.pairs_across
-    return float(min(0.5, max(floor, (observed - expected) / observed)))
+    prior_weight = TWIN_SEX_PRIOR_PAIRS
+    share = (within_other + OPPOSITE_SEX_TWINS * prior_weight) / (
+        within_same + within_other + prior_weight)
+    twins_same = across_other * (1.0 - share) / share
+    return float(min(1.0 - floor, max(floor, (across_same - twins_same) / across_same)))
 
 
 def resolve_comparisons(explicit: Sequence[str] | None, profile: DataProfile) -> tuple[str, ...]:

@@ -667,7 +667,8 @@ class PairScorer:
             out[f"mw_{name}"] = mw
             total += mw
         twins = self.twins is not None and possible_relatives(self.model.comparisons, g)
-        weight = min(total, self.cap_weight + out.get("mw_sex", 0.0)) if twins else total
+        weight = (min(total, self.cap_weight + min(out.get("mw_sex", 0.0), 0.0)) if twins
+                  else total)
         out.update(possible_twins=twins, match_weight=weight,
                    match_probability=1.0 / (1.0 + math.pow(2.0, -weight)))
         return out

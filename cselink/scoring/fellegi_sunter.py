@@ -15,7 +15,8 @@ which gives such pairs a fixed low probability): same surname, same address or p
 clearly different forenames and no shared NHS number is what twins (same date of birth)
 and siblings look like, and sometimes one young person recorded under another forename.
 Such a pair's weight is at most the guard's odds, learned from the data
-(:func:`cselink.profile.estimate_twins_probability`), plus the sex weight.
+(:func:`cselink.profile.estimate_twins_probability`), less the weight of a sex
+disagreement.
 """
 
 from __future__ import annotations
@@ -107,9 +108,9 @@ def scores_sql(
     cap_weight = (
         math.log2(twins_probability / (1 - twins_probability)) if twins_probability else 0.0
     )
-    # A twin-like pair weighs the guard's learned odds and the evidence outside the family
-    # pattern: twins of opposite sex are told apart by it, one child is not held back.
-    sex = " + mw_sex" if "sex" in model.comparisons else ""
+    # A twin-like pair weighs the guard's learned odds (of a pair of one recorded sex) and
+    # a sex disagreement: twins of opposite sex are told apart by it.
+    sex = " + least(mw_sex, 0.0::DOUBLE)" if "sex" in model.comparisons else ""
     return f"""
     CREATE OR REPLACE {"TEMP TABLE" if temporary else "TABLE"} {out} AS
     WITH w AS (
