@@ -19,6 +19,8 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Final
 
+from ..errors import InputDataError
+
 #: Titles: never part of a name.
 _TITLES: Final[frozenset[str]] = frozenset(
     {"mr", "mrs", "miss", "ms", "mx", "master", "dr", "rev"}
@@ -157,8 +159,6 @@ def parse_name_table(text: str, source: str = NAME_TABLE) -> Mapping[tuple[str, 
             name folds to nothing or to more than one word, a row repeats a name, or a pair
             is stated by two rows.
     """
-    from ..errors import InputDataError
-
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if header is None or tuple(h.strip() for h in header) != _TABLE_COLUMNS:
@@ -181,10 +181,10 @@ def parse_name_table(text: str, source: str = NAME_TABLE) -> Mapping[tuple[str, 
             if not folded or any(not n or " " in n for n in folded):
                 raise InputDataError("each name must fold to one non-empty word",
                                      file=source, row=row_no, column=column)
-        if len(set(names + others)) != len(names + others):
+        group = names + others
+        if len(set(group)) != len(group):
             raise InputDataError("a name is repeated within the row",
                                  file=source, row=row_no, column="others")
-        group = names + others
         if kind == "diminutive":
             row_pairs = [(names[0], o) for o in others]
         else:
