@@ -1,16 +1,25 @@
 """Name cleaning, alias parsing and the nickname / spelling-variant relation.
 
 Pure Python functions, applied by :mod:`cselink.standardise` once per DISTINCT raw value
-and joined back in DuckDB. Everything here is total (never raises on any string) and
-idempotent (cleaning a cleaned value changes nothing), which the property tests check.
+and joined back in DuckDB. The cleaning functions are total (never raise on any string)
+and idempotent (cleaning a cleaned value changes nothing), which the property tests check.
+The relation "one name may stand for the other" comes from the curated table shipped in
+``cselink/data/name_equivalents.csv`` (see ``cselink/data/NAMES.md``) and the ``nicknames``
+package.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import unicodedata
+from collections.abc import Mapping
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Final
+
+from ..errors import InputDataError
 
 #: Titles: never part of a name.
 _TITLES: Final[frozenset[str]] = frozenset(
@@ -127,81 +136,106 @@ def middle_tokens(forename: str | None, middle_names: str | None) -> list[str]:
     return rest + name_tokens(middle_names)
 
 
-#: Spelling variants across communities: every name in a group may stand for every other.
-_SPELLING_GROUPS: Final[tuple[tuple[str, ...], ...]] = (
-    ("mohammed", "muhammad", "mohammad", "mohamed", "muhammed", "mohamad", "mohammod",
-     "muhamed", "mohd", "md", "mahamed", "mahammed"),
-    ("ahmed", "ahmad", "ahmet", "ahmid"),
-    ("hussain", "hussein", "husain", "hussian", "husein", "hossain"),
-    ("kayleigh", "kaylee", "kayley", "kayla", "kaleigh", "caleigh", "kaylie", "kailey", "kaley"),
-    ("leigh", "lee", "lea"),
-    ("zoe", "zoey", "zoie"),
-    ("aisha", "ayesha", "aysha", "aishah", "ayisha"),
-    ("fatima", "fatimah", "fatema", "fathima"),
-    ("nowak", "novak"),
-    ("abdul", "abdel", "abdal"),
-    ("yusuf", "yousef", "yusef", "yousuf", "joseph"),
-    ("ibrahim", "ebrahim", "ibraheem"),
-    ("mariam", "maryam", "miriam", "mariyam"),
-    ("sean", "shaun", "shawn", "shane"),
-    ("jayden", "jaden", "jaydon", "jaiden", "jadon"),
-    ("aidan", "aiden", "aden", "ayden"),
-    ("brandon", "brendan", "brendon"),
-    ("connor", "conor", "conner"),
-    ("niamh", "neve", "neave", "nieve"),
-    ("siobhan", "shivaun", "chevonne"),
-    ("caitlin", "katelyn", "kaitlyn", "caitlyn", "kaitlin"),
-    ("chloe", "cloe", "khloe"),
-    ("sophie", "sophia", "sofia", "sofie"),
-    ("leah", "lia", "lena"),
-    ("mia", "miya"),
-    ("amelia", "emilia"),
-    ("isabelle", "isabel", "isabella", "isobel", "izabela", "izabella"),
-    ("katarzyna", "kasia", "katherine", "catherine", "kathryn"),
-    ("aleksander", "alexander", "aleksandr", "oleksandr", "olek"),
-    ("jakub", "jacob", "jakob", "kuba"),
-    ("piotr", "peter", "pietro"),
-    ("wojciech", "wojtek"),
-    ("mateusz", "matthew", "mathew", "matteo", "mateo"),
-    ("oluwaseun", "seun"),
-    ("oluwatobi", "tobi"),
-    ("chukwuemeka", "emeka"),
-    ("chiamaka", "amaka"),
-    ("olamide", "lami"),
-    ("tyrone", "tyron"),
-    ("deshawn", "deshaun", "dashawn"),
-    ("kyle", "kyal"),
-    ("lewis", "louis", "luis"),
-    ("stephen", "steven", "stefan"),
-    ("jamal", "jamaal", "jamel"),
-    ("nathaniel", "nathanael"),
-    ("rhys", "reece", "reese", "rees"),
-    ("mikayla", "michaela", "makayla", "mckayla"),
-    ("macie", "maisie", "maisy", "macy"),
-    ("jessica", "jesica"),
-    ("ellie", "elly", "elle"),
-)
+#: The curated name-equivalence table shipped in the package (provenance: ``data/NAMES.md``).
+NAME_TABLE: Final[str] = "name_equivalents.csv"
+#: The kinds a curated row may have; pairs known only from ``nicknames`` are ``nickname``.
+NAME_KINDS: Final[tuple[str, ...]] = ("diminutive", "spelling", "transliteration")
+NICKNAME_KIND: Final[str] = "nickname"
+_TABLE_COLUMNS: Final[tuple[str, ...]] = ("name", "others", "kind", "note")
+
+
+def parse_name_table(text: str, source: str = NAME_TABLE) -> Mapping[tuple[str, str], str]:
+    """Each (name, other) pair of a curated table and its kind, both ways round.
+
+    A ``diminutive`` row pairs its short form (``name``) with each of ``others`` (space
+    separated) and nothing more: Charlie~Charles and Charlie~Charlotte do not make
+    Charles~Charlotte. A ``spelling`` or ``transliteration`` row lists the written forms of
+    ONE name, so every two of them pair. Names are folded as records are (Ciarán ->
+    ciaran). A malformed row, or a pair stated twice, is an error naming the row and column
+    (rows count from 1 after the header); the message quotes no name.
+
+    Raises:
+        InputDataError: the header is not ``name,others,kind,note``, a kind is unknown, a
+            name folds to nothing or to more than one word, a row repeats a name, or a pair
+            is stated by two rows.
+    """
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if header is None or tuple(h.strip() for h in header) != _TABLE_COLUMNS:
+        raise InputDataError(f"expected the header {','.join(_TABLE_COLUMNS)}", file=source)
+    kinds: dict[tuple[str, str], str] = {}
+    stated_by: dict[tuple[str, str], int] = {}
+    for row_no, row in enumerate(reader, start=1):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(_TABLE_COLUMNS):
+            raise InputDataError(f"expected {len(_TABLE_COLUMNS)} fields, found {len(row)}",
+                                 file=source, row=row_no)
+        name_raw, others_raw, kind, _note = (cell.strip() for cell in row)
+        if kind not in NAME_KINDS:
+            raise InputDataError(f"kind must be one of {', '.join(NAME_KINDS)}",
+                                 file=source, row=row_no, column="kind")
+        names = [fold(name_raw)]
+        others = [fold(o) for o in others_raw.split()]
+        for column, folded in (("name", names), ("others", others)):
+            if not folded or any(not n or " " in n for n in folded):
+                raise InputDataError("each name must fold to one non-empty word",
+                                     file=source, row=row_no, column=column)
+        group = names + others
+        if len(set(group)) != len(group):
+            raise InputDataError("a name is repeated within the row",
+                                 file=source, row=row_no, column="others")
+        if kind == "diminutive":
+            row_pairs = [(names[0], o) for o in others]
+        else:
+            row_pairs = [(a, b) for i, a in enumerate(group) for b in group[i + 1:]]
+        for a, b in row_pairs:
+            key = (min(a, b), max(a, b))
+            if key in stated_by:
+                raise InputDataError(f"a pair of this row is already stated by row "
+                                     f"{stated_by[key]}", file=source, row=row_no,
+                                     column="others")
+            stated_by[key] = row_no
+            kinds[(a, b)] = kinds[(b, a)] = kind
+    return MappingProxyType(kinds)
+
+
+@lru_cache(maxsize=1)
+def curated_name_kinds() -> Mapping[tuple[str, str], str]:
+    """The shipped curated table (:data:`NAME_TABLE`), parsed by :func:`parse_name_table`."""
+    from importlib import resources
+
+    text = resources.files("cselink").joinpath("data", NAME_TABLE).read_text(encoding="utf-8")
+    return parse_name_table(text, NAME_TABLE)
+
+
+@lru_cache(maxsize=1)
+def variant_kinds() -> Mapping[tuple[str, str], str]:
+    """Every (name, other) pair where one name may stand for the other, with its kind.
+
+    The curated table (UK diminutives and short forms, spelling variants and
+    transliterations; kinds ``diminutive``, ``spelling``, ``transliteration``) and the
+    ``nicknames`` package's direct nickname relations (kind ``nickname`` where the curated
+    table does not state the pair). Symmetric and deliberately NOT transitive: Rob~Robert
+    and Rob~Robin do not make Robert~Robin.
+    """
+    from nicknames import name_triplets
+
+    kinds: dict[tuple[str, str], str] = {}
+    for t in name_triplets():
+        a, b = fold(t.name1).replace(" ", ""), fold(t.name2).replace(" ", "")
+        if a and b and a != b:
+            kinds[(a, b)] = kinds[(b, a)] = NICKNAME_KIND
+    kinds.update(curated_name_kinds())
+    return MappingProxyType(kinds)
 
 
 @lru_cache(maxsize=1)
 def variant_pairs() -> frozenset[tuple[str, str]]:
     """Every (name, other) pair where one name may stand for the other.
 
-    Built from the ``nicknames`` package (direct nickname relations only) and the
-    spelling-variant groups above. The relation is symmetric and deliberately NOT
-    transitive: Rob~Robert and Rob~Robin do not make Robert~Robin.
+    The pairs of :func:`variant_kinds`: the curated table shipped in the package and the
+    ``nicknames`` package (direct nickname relations only). The relation is symmetric and
+    deliberately NOT transitive: Rob~Robert and Rob~Robin do not make Robert~Robin.
     """
-    from nicknames import name_triplets
-
-    pairs: set[tuple[str, str]] = set()
-    for t in name_triplets():
-        a, b = fold(t.name1).replace(" ", ""), fold(t.name2).replace(" ", "")
-        if a and b and a != b:
-            pairs.add((a, b))
-            pairs.add((b, a))
-    for group in _SPELLING_GROUPS:
-        for a in group:
-            for b in group:
-                if a != b:
-                    pairs.add((a, b))
-    return frozenset(pairs)
+    return frozenset(variant_kinds())
