@@ -100,9 +100,16 @@ def surname_parts(text: str | None) -> list[str]:
 
 
 def clean_surname(text: str | None) -> str | None:
-    """The surname as one key (parts joined without spaces), or None."""
+    """The surname as one key (parts joined without spaces), or None.
+
+    A key that is itself no name once joined ('M 0 R' -> 'mr', a title) is None, so that
+    cleaning a cleaned value changes nothing.
+    """
     parts = surname_parts(text)
-    return "".join(parts) if parts else None
+    if not parts:
+        return None
+    key = "".join(parts)
+    return key if len(parts) == 1 or surname_parts(key) == [key] else None
 
 
 def split_full_name(text: str | None) -> tuple[str | None, str | None]:
