@@ -308,10 +308,17 @@ class Linker:
 
     @property
     def twins_probability(self) -> float | None:
-        """The twins-and-siblings guard's probability for scoring (None: off)."""
+        """The twins-and-siblings guard's probability for twin-like pairs (None: off)."""
         if self.settings.twins_probability is None or self._model is None:
             return None
         return self._model.twins
+
+    @property
+    def siblings_probability(self) -> float | None:
+        """The guard's probability for sibling-like pairs, born apart (None: off)."""
+        if self.twins_probability is None or self._model is None:
+            return None
+        return self._model.siblings or self.settings.twins_probability
 
     @property
     def model(self) -> Model | None:
@@ -351,7 +358,7 @@ class Linker:
             self._model = replace(self._model, profile=self.profile.to_dict(), twins=(
                 estimate_twins_probability(self.profile, self.settings.twins_probability)
                 if self.profile.twins_guard and self.settings.twins_probability is not None
-                else None))
+                else None), siblings=self.settings.twins_probability)
         self._stage = min(self._stage, 1)
         self._save_meta()
         return self._model
@@ -405,6 +412,7 @@ class Linker:
                     self._model, tf_adjust=self.settings.tf_adjust,
                     tf_cap=self.settings.tf_weight_cap,
                     twins_probability=self.twins_probability,
+                    siblings_probability=self.siblings_probability,
                 )
             )
         self._stage = 2
@@ -586,7 +594,8 @@ class Linker:
             con, queries, variants, rules=self.settings.blocking, skip=skipped, model=model,
             tf_constants=self._tf_constants or {}, tf_adjust=self.settings.tf_adjust,
             tf_cap=self.settings.tf_weight_cap,
-            twins_probability=self.twins_probability, threshold=threshold,
+            twins_probability=self.twins_probability,
+            siblings_probability=self.siblings_probability, threshold=threshold,
             query_label=QUERY_LABEL, learned=self._learned_names())
 
     def _learned_names(self) -> dict[str, frozenset[str]]:
@@ -636,6 +645,7 @@ class Linker:
                 model, gammas_table="_q_gammas", out_table="_q_scores",
                 tf_adjust=self.settings.tf_adjust, tf_cap=self.settings.tf_weight_cap,
                 twins_probability=self.twins_probability,
+                siblings_probability=self.siblings_probability,
             ))
             return self._explain_search("_q_scores", threshold, records_table="_q_recs",
                                         query_variants="_q_variants")

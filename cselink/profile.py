@@ -69,6 +69,12 @@ MAX_CHANCE: Final[float] = 1e-6
 OPPOSITE_SEX_TWINS: Final[float] = 1.0 / 3.0
 TWIN_SEX_PRIOR_PAIRS: Final[float] = 30.0
 
+#: The most the guard's learned probability may be: below an even chance, so that the
+#: guard never links a twin-like pair on its own. Whether two such records are twins or
+#: one young person is a coordinator's call (the check lists them as possible), never
+#: an automatic link; the probability says how likely the second reading is.
+MAX_TWINS_PROBABILITY: Final[float] = 0.49
+
 #: Comparisons when households are present, and when they are not.
 WITH_HOUSEHOLDS: Final[tuple[str, ...]] = (
     "forename", "surname", "dob", "location", "sex", "nhs_number",
@@ -289,7 +295,8 @@ def profile_data(con: duckdb.DuckDBPyConnection, *, twins_guard: bool = True,
     profile = DataProfile(
         records=n, sibling_pairs=siblings, twin_pairs_within=twins_within,
         twin_pairs_across=twins_across, pairs_within=pairs_within, pairs_across=pairs_across,
-        twin_sexes_within=(within_same, within_other), twin_sexes_across=(across_same, across_other),
+        twin_sexes_within=(within_same, within_other),
+        twin_sexes_across=(across_same, across_other),
         households=households,
         comparisons=WITH_HOUSEHOLDS if households else WITHOUT_HOUSEHOLDS,
         twins_guard=households and twins_guard,
@@ -310,8 +317,7 @@ def estimate_twins_probability(profile: DataProfile, floor: float) -> float:
     twin-like pairs then tell how many same-sex twin pairs to expect,
     ``across_other * (1 - s) / s``; the same-sex pairs beyond that are one person. Neither
     the sources' sizes nor how many young people they share enter the estimate. Clipped to
-    [``floor``, 1 - ``floor``]: the data may say the guard holds few pairs back, never all
-    or none by rule.
+    [``floor``, :data:`MAX_TWINS_PROBABILITY`].
     """
     within_same, within_other = profile.twin_sexes_within
     across_same, across_other = profile.twin_sexes_across
@@ -321,7 +327,7 @@ def estimate_twins_probability(profile: DataProfile, floor: float) -> float:
     share = (within_other + OPPOSITE_SEX_TWINS * prior_weight) / (
         within_same + within_other + prior_weight)
     twins_same = across_other * (1.0 - share) / share
-    return float(min(1.0 - floor, max(floor, (across_same - twins_same) / across_same)))
+    return float(min(MAX_TWINS_PROBABILITY, max(floor, (across_same - twins_same) / across_same)))
 
 
 def resolve_comparisons(explicit: Sequence[str] | None, profile: DataProfile) -> tuple[str, ...]:

@@ -625,14 +625,18 @@ class PairScorer:
     def __init__(self, model: Model, *, tf: Mapping[str, tuple[Mapping[str, float], float,
                                                                 float]],
                  tf_adjust: bool = True, tf_cap: float = 6.0,
-                 twins_probability: float | None = 0.001) -> None:
+                 twins_probability: float | None = 0.001,
+                 siblings_probability: float | None = None) -> None:
         self.model = model
         self.tf = tf
         self.tf_adjust = tf_adjust
         self.tf_cap = tf_cap
         self.twins = twins_probability
-        self.cap_weight = (math.log2(twins_probability / (1 - twins_probability))
-                           if twins_probability else 0.0)
+        siblings_probability = siblings_probability or twins_probability
+        self.cap_twins, self.cap_siblings = (
+            (math.log2(p / (1 - p)) if p else 0.0)
+            for p in (twins_probability, siblings_probability))
+        self.same_day = COMPARISONS["dob"].gamma_of("exact")
         self.weights = {name: [model.weight(name, g) for g in range(COMPARISONS[name].n_levels)]
                         for name in model.comparisons}
         # Per name comparison: the exact (term-frequency) levels and the near-miss level.
@@ -667,8 +671,12 @@ class PairScorer:
             out[f"mw_{name}"] = mw
             total += mw
         twins = self.twins is not None and possible_relatives(self.model.comparisons, g)
-        weight = (min(total, self.cap_weight + min(out.get("mw_sex", 0.0), 0.0)) if twins
-                  else total)
+        if twins:
+            cap = (self.cap_twins if "dob" in self.model.comparisons
+                   and g["gamma_dob"] == self.same_day else self.cap_siblings)
+            weight = min(total, cap + min(out.get("mw_sex", 0.0), 0.0))
+        else:
+            weight = total
         out.update(possible_twins=twins, match_weight=weight,
                    match_probability=1.0 / (1.0 + math.pow(2.0, -weight)))
         return out
@@ -743,7 +751,7 @@ def search_index(
     *, rules: Sequence[BlockingRule], skip: Iterable[int], model: Model,
     tf_constants: Mapping[str, tuple[float, float]], tf_adjust: bool, tf_cap: float,
     twins_probability: float | None, threshold: float, query_label: str,
-    learned: Learned | None = None,
+    learned: Learned | None = None, siblings_probability: float | None = None,
 ) -> pd.DataFrame:
     """Candidates of standardised queries from the look-up index, scored and explained.
 
@@ -776,7 +784,8 @@ def search_index(
         con, f"SELECT * FROM lookup_records WHERE uid IN ({_in_list(uids)})")} if uids else {}
     scorer = PairScorer(model, tf=_term_frequencies(list(candidates.values()),
                                                       tf_constants) if tf_adjust else {},
-                        tf_adjust=tf_adjust, tf_cap=tf_cap, twins_probability=twins_probability)
+                        tf_adjust=tf_adjust, tf_cap=tf_cap, twins_probability=twins_probability,
+                        siblings_probability=siblings_probability)
     rows = []
     for (uid, q_uid), rule in first_rule.items():
         g = pair_gammas(comparisons, candidates[uid], by_uid[q_uid], learned)

@@ -129,7 +129,8 @@ def test_pair_gammas_and_scores_are_the_sql_ones_on_every_candidate_pair(
     settings = linked.settings
     scorer = PairScorer(linked._model, tf=tf, tf_adjust=settings.tf_adjust,
                         tf_cap=settings.tf_weight_cap,
-                        twins_probability=linked.twins_probability)
+                        twins_probability=linked.twins_probability,
+                        siblings_probability=linked.siblings_probability)
     scores = _rows(con, "SELECT s.*, g.twin_given_names, g.fn_variant, g.dob_year_only "
                         "FROM scores s JOIN gammas g USING (uid_l, uid_r)")
     assert len(scores) > 4000

@@ -65,13 +65,16 @@ def scores_sql(
     tf_adjust: bool = True,
     tf_cap: float = 6.0,
     twins_probability: float | None = 0.001,
+    siblings_probability: float | None = None,
     temporary: bool = False,
     swapped_column: bool = True,
 ) -> str:
     """The scores table: gammas plus mw_<comparison>, match_weight, match_probability.
 
     ``swapped_column``: the gammas carry ``swapped`` (names matched across fields), which
-    limits their term-frequency adjustment to a penalty.
+    limits their term-frequency adjustment to a penalty. ``twins_probability`` caps a pair
+    the guard marks that was born the same day, ``siblings_probability`` (default the
+    same) one born apart; None turns the guard off.
     """
     g, out = quote_ident(gammas_table), quote_ident(out_table)
     mw_cols, joins = [], []
@@ -105,11 +108,17 @@ def scores_sql(
     total = " + ".join(quote_ident("mw_" + n) for n in model.comparisons) or "0.0"
     twins = relatives_sql(model.comparisons) if twins_probability is not None else None
     twins = twins or "FALSE"
-    cap_weight = (
-        math.log2(twins_probability / (1 - twins_probability)) if twins_probability else 0.0
+    siblings_probability = siblings_probability or twins_probability
+    cap_twins, cap_siblings = (
+        (math.log2(p / (1 - p)) if p else 0.0) for p in (twins_probability, siblings_probability)
     )
-    # A twin-like pair weighs the guard's learned odds (of a pair of one recorded sex) and
-    # a sex disagreement: twins of opposite sex are told apart by it.
+    # The learned odds are those of a pair born the same day; a pair born apart (siblings)
+    # keeps the floor.
+    if "dob" in model.comparisons:
+        same_day = f"gamma_dob = {COMPARISONS['dob'].gamma_of('exact')}"
+        cap = f"CASE WHEN {same_day} THEN {_num(cap_twins)} ELSE {_num(cap_siblings)} END"
+    else:
+        cap = _num(cap_siblings)
     sex = " + least(mw_sex, 0.0::DOUBLE)" if "sex" in model.comparisons else ""
     return f"""
     CREATE OR REPLACE {"TEMP TABLE" if temporary else "TABLE"} {out} AS
@@ -122,7 +131,7 @@ def scores_sql(
     )
     SELECT *, 1.0 / (1.0 + pow(2.0, -match_weight)) AS match_probability
     FROM (SELECT * EXCLUDE (raw_weight),
-                 CASE WHEN possible_twins THEN least(raw_weight, {_num(cap_weight)}{sex})
+                 CASE WHEN possible_twins THEN least(raw_weight, {cap}{sex})
                       ELSE raw_weight END AS match_weight
           FROM t)
     """

@@ -29,9 +29,12 @@ class Model:
         method: "em" or "supervised".
         settings_hash: hash of the settings it was trained under.
         training: facts about the training run (iterations, convergence, pair counts).
-        twins: the twins-and-siblings guard's probability that a twin-like pair is one
-            person, learned from the data (:func:`cselink.profile.estimate_twins_probability`);
-            None when the guard is off (the data holds no households).
+        twins: the twins-and-siblings guard's probability that a twin-like pair (the same
+            date of birth) is one person, learned from the data
+            (:func:`cselink.profile.estimate_twins_probability`); None when the guard is
+            off (the data holds no households).
+        siblings: the guard's probability for a sibling-like pair (born apart), the
+            settings' floor.
         profile: what the data profile counted and decided (:mod:`cselink.profile`).
     """
 
@@ -43,6 +46,7 @@ class Model:
     settings_hash: str = ""
     training: dict[str, Any] = field(default_factory=dict)
     twins: float | None = None
+    siblings: float | None = None
     profile: dict[str, Any] = field(default_factory=dict)
 
     def comparison(self, name: str) -> Comparison:
@@ -88,6 +92,7 @@ class Model:
             "twins_guard": None if self.twins is None else {
                 "probability": self.twins,
                 "match_weight": math.log2(self.twins / (1.0 - self.twins)),
+                "siblings_probability": self.siblings,
             },
             "profile": self.profile,
         }
@@ -122,7 +127,10 @@ class Model:
                 settings_hash=str(data.get("settings_hash", "")),
                 training=dict(data.get("training", {})),
                 # A model from before the guard learned its probability held 0.001.
-                twins=_twins(data["twins_guard"], file) if "twins_guard" in data else 0.001,
+                twins=_twins(data["twins_guard"], "probability", file)
+                if "twins_guard" in data else 0.001,
+                siblings=_twins(data["twins_guard"], "siblings_probability", file)
+                if "twins_guard" in data else 0.001,
                 profile=dict(data.get("profile") or {}),
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -146,11 +154,12 @@ class Model:
         return cls.from_dict(data, file=str(path))
 
 
-def _twins(guard: Any, file: str | None) -> float | None:
-    """The guard's probability from a model file's ``twins_guard`` entry (None: off)."""
+def _twins(guard: Any, key: str, file: str | None) -> float | None:
+    """One of the guard's probabilities from a model file's ``twins_guard`` entry (None:
+    the guard is off)."""
     if guard is None:
         return None
-    p = float(guard["probability"])
+    p = float(guard.get(key, 0.001))
     if not 0 < p < 1:
         raise ConfigError("model twins_guard probability must be between 0 and 1", file=file)
     return p
