@@ -88,19 +88,77 @@ def _kind_phrase(field: str, ev: str) -> str:
     )
 
 
+#: Name levels whose reason quotes the two main names where they differ.
+_QUOTED_LEVELS = frozenset({"exact_other_name", "nickname_or_spelling",
+                            "jaro_winkler_at_least_0.92", "similar_or_sounds_alike", "initial",
+                            "different"})
+_NAME_COLUMNS = {"forename": ("fn_name_l", "fn_name_r"), "surname": ("sn_name_l", "sn_name_r")}
+#: The columns the reasons read besides a scores row's own: both records' main names and
+#: the households of a learned forename pair.
+REASON_NAME_COLUMNS: tuple[str, ...] = (*_NAME_COLUMNS["forename"], *_NAME_COLUMNS["surname"],
+                                        "fn_learned")
+#: The reason of a forename pair learned from the data (:mod:`cselink.profile`).
+_LEARNED_TEXT = "forenames '{l}' and '{r}' written both ways for {n} young people in these records"
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _level_text_sql(name: str, label: str, description: str) -> str:
+    """SQL for the words of one level; :func:`_level_text` is the same in Python."""
+    text = _sql_literal(description)
+    if label == "exact_other_name" and name in _NAME_COLUMNS:
+        # Which recorded name matched (from _evidence), else the plain words.
+        phrase = _kind_phrase(name, "fn_ev" if name == "forename" else "sn_ev")
+        text = f"coalesce({phrase}, {text})"
+    if name in _NAME_COLUMNS and label in _QUOTED_LEVELS:
+        left, right = _NAME_COLUMNS[name]
+        opening, between, closing = (_sql_literal(t) for t in (" ('", "' / '", "')"))
+        quoted = f"{opening} || {left} || {between} || {right} || {closing}"
+        text = (f"{text} || CASE WHEN {left} IS NOT NULL AND {right} IS NOT NULL "
+                f"AND {left} <> {right} THEN {quoted} ELSE '' END")
+        if label == "nickname_or_spelling" and name == "forename":
+            head, rest = _LEARNED_TEXT.split("{l}")
+            middle, rest = rest.split("{r}")
+            between, tail = rest.split("{n}")
+            learned = (f"{_sql_literal(head)} || {left} || {_sql_literal(middle)} || {right} || "
+                       f"{_sql_literal(between)} || fn_learned::VARCHAR || {_sql_literal(tail)}")
+            text = f"CASE WHEN fn_learned IS NOT NULL THEN {learned} ELSE {text} END"
+    return text
+
+
+def _level_text(name: str, label: str, description: str, row: Mapping[str, Any],
+                source_l: str, source_r: str) -> str:
+    """The words of one level for one row, as :func:`_level_text_sql` gives them."""
+    text = description
+    if label == "exact_other_name" and name in _NAME_COLUMNS:
+        ev = row.get("fn_ev" if name == "forename" else "sn_ev")
+        text = _kind_text(name, ev, source_l, source_r) or text
+    if name in _NAME_COLUMNS and label in _QUOTED_LEVELS:
+        left, right = (row.get(c) for c in _NAME_COLUMNS[name])
+        if (label == "nickname_or_spelling" and name == "forename"
+                and _present(row.get("fn_learned"))):
+            return _LEARNED_TEXT.format(l=left, r=right, n=int(row["fn_learned"]))
+        if _present(left) and _present(right) and left != right:
+            text = f"{text} ('{left}' / '{right}')"
+    return text
+
+
 def reasons_sql(comparisons: Sequence[str]) -> str:
-    """A SQL expression giving the ``reasons`` text of a scored pair."""
+    """A SQL expression giving the ``reasons`` text of a scored pair.
+
+    Reads the gamma and ``mw_`` columns, ``swapped``, ``possible_twins``, the evidence
+    structs ``fn_ev`` / ``sn_ev``, both records' main names (``fn_name_l``, ``fn_name_r``,
+    ``sn_name_l``, ``sn_name_r``), ``fn_learned`` (the households of a forename pair
+    learned from the data, else NULL) and ``source_l`` / ``source_r``.
+    """
     items = []
     for name in comparisons:
         c = COMPARISONS[name]
-        whens = []
-        for lv in c.non_null_levels:
-            text = "'" + lv.description.replace("'", "''") + "'"
-            if lv.label == "exact_other_name" and name in ("forename", "surname"):
-                # Which recorded name matched (from _evidence), else the plain words.
-                phrase = _kind_phrase(name, "fn_ev" if name == "forename" else "sn_ev")
-                text = f"coalesce({phrase}, {text})"
-            whens.append(f"WHEN {c.gamma_of(lv.label)} THEN {text}")
+        whens = [f"WHEN {c.gamma_of(lv.label)} THEN "
+                 f"{_level_text_sql(name, lv.label, lv.description)}"
+                 for lv in c.non_null_levels]
         gamma = quote_ident(c.gamma_column)
         text_expr = f"CASE {gamma} {' '.join(whens)} END"
         items.append(f"struct_pack(w := {quote_ident('mw_' + name)}, t := {text_expr})")
@@ -143,8 +201,9 @@ def reasons_text(row: Mapping[str, Any], comparisons: Sequence[str], *, source_l
 
     For a handful of pairs (a search) this is much cheaper than planning the SQL
     expression. ``row`` holds the gamma and ``mw_`` columns, ``swapped``,
-    ``possible_twins`` and the evidence structs ``fn_ev`` / ``sn_ev`` (None when absent);
-    ``source_l`` / ``source_r`` name the sides as ``reasons_sql`` reads them.
+    ``possible_twins``, the evidence structs ``fn_ev`` / ``sn_ev`` (None when absent) and
+    the names :func:`reasons_sql` reads; ``source_l`` / ``source_r`` name the sides as
+    ``reasons_sql`` reads them.
     The order is DuckDB's ``list_reverse_sort`` over (weight, text): a NULL or NaN weight
     first, then the highest weight, ties broken by the text, highest first.
     """
@@ -154,16 +213,10 @@ def reasons_text(row: Mapping[str, Any], comparisons: Sequence[str], *, source_l
         gamma = row[c.gamma_column]
         if not _present(gamma):
             continue
-        for lv in c.non_null_levels:
-            if int(gamma) != c.gamma_of(lv.label):
-                continue
-            text: str | None = lv.description
-            if lv.label == "exact_other_name" and name in ("forename", "surname"):
-                ev = row.get("fn_ev" if name == "forename" else "sn_ev")
-                text = _kind_text(name, ev, source_l, source_r) or text
-            if text is not None:
-                items.append((float(row[f"mw_{name}"]), text))
-            break
+        lv = c.level_of(int(gamma))
+        if not lv.is_null:
+            items.append((float(row[f"mw_{name}"]),
+                          _level_text(name, lv.label, lv.description, row, source_l, source_r)))
     if _present(row.get("swapped")) and bool(row["swapped"]):
         items.append((_SWAPPED_WEIGHT, _SWAPPED_TEXT))
     if _present(row.get("possible_twins")) and bool(row["possible_twins"]):

@@ -34,7 +34,7 @@ from .comparisons import COMPARISONS
 from .comparisons.vectors import comparison_sqls
 from .config import Settings
 from .errors import UsageError
-from .explain import evidence_sql, reasons_sql, reasons_text
+from .explain import REASON_NAME_COLUMNS, evidence_sql, reasons_sql, reasons_text
 from .ingest import IngestReport, Source, load_sources
 from .lookup import (
     LOOKUP_LAYOUT,
@@ -130,7 +130,7 @@ class Linker:
     #: The term-frequency constants a quick search reads (see cselink.quicksearch).
     _tf_constants: dict[str, tuple[float, float]] | None = None
     #: Forename pairs learned from the data, as a quick search reads them.
-    _learned: dict[str, frozenset[str]] | None = None
+    _learned: dict[str, dict[str, int]] | None = None
 
     def __init__(
         self,
@@ -490,15 +490,18 @@ class Linker:
             [threshold],
         )
         self.con.execute(evidence_sql(variants_table))
+        names, learned_join = self._reason_names_sql()
         frame = self.con.execute(
             f"""
             SELECT {head} s.match_probability, s.match_weight,
                    {reasons_sql(self.comparisons)} AS reasons,
                    {gam}, {mws}, s.match_key, s.possible_twins
-            FROM (SELECT s.*, l.source AS source_l, {source_r} AS source_r, e.fn_ev, e.sn_ev
+            FROM (SELECT s.*, l.source AS source_l, {source_r} AS source_r, e.fn_ev, e.sn_ev,
+                         {names}
                   FROM _out s
                   JOIN {rec} l ON l.uid = s.uid_l JOIN {rec} r ON r.uid = s.uid_r
-                  LEFT JOIN _evidence e ON e.uid_l = s.uid_l AND e.uid_r = s.uid_r) s
+                  LEFT JOIN _evidence e ON e.uid_l = s.uid_l AND e.uid_r = s.uid_r
+                  {learned_join}) s
             JOIN {rec} l ON l.uid = s.uid_l JOIN {rec} r ON r.uid = s.uid_r
             ORDER BY {order}
             """
@@ -598,16 +601,16 @@ class Linker:
             siblings_probability=self.siblings_probability, threshold=threshold,
             query_label=QUERY_LABEL, learned=self._learned_names())
 
-    def _learned_names(self) -> dict[str, frozenset[str]]:
-        """``learned_names`` as name -> the names it may stand for (read once; an index
-        from before names were learned has none)."""
+    def _learned_names(self) -> dict[str, dict[str, int]]:
+        """``learned_names`` as name -> {name it may stand for: households showing it}
+        (read once; an index from before names were learned has none)."""
         if self._learned is None:
             present = self.con.execute("SELECT count(*) FROM duckdb_tables() "
                                        "WHERE table_name = 'learned_names'").fetchall()[0][0]
             rows = self.con.execute(
-                "SELECT name, list(alt ORDER BY alt) FROM learned_names GROUP BY name"
-            ).fetchall() if present else []
-            self._learned = {str(name): frozenset(alts) for name, alts in rows}
+                "SELECT name, map(list(alt ORDER BY alt), list(households ORDER BY alt)) "
+                "FROM learned_names GROUP BY name").fetchall() if present else []
+            self._learned = {str(name): dict(alts) for name, alts in rows}
         return self._learned
 
     def _search_sql(self, frame: pd.DataFrame, model: Model,
@@ -681,13 +684,14 @@ class Linker:
         gam = ", ".join(f"s.{COMPARISONS[c].gamma_column}" for c in self.comparisons)
         mws = ", ".join(f"s.mw_{c}" for c in self.comparisons)
         ev = "e.fn_ev, e.sn_ev" if named else "NULL AS fn_ev, NULL AS sn_ev"
+        names, learned_join = self._reason_names_sql()
         frame = con.execute(
             f"""
             SELECT r.record_id AS query_id, l.source AS source, l.record_id AS record_id,
                    s.match_probability, s.match_weight, {gam}, {mws}, s.match_key,
-                   s.possible_twins, s.swapped, {ev}
+                   s.possible_twins, s.swapped, {ev}, {names}
             FROM {scores} s JOIN {rec} l ON l.uid = s.uid_l JOIN {rec} r ON r.uid = s.uid_r
-            {evidence}
+            {evidence} {learned_join}
             WHERE s.match_probability >= ?
             ORDER BY r.record_id, s.match_weight DESC, l.source, l.record_id
             """, [threshold]).df()
@@ -698,7 +702,16 @@ class Linker:
                                 source_r=QUERY_LABEL)
                    for row in frame.to_dict(orient="records")]
         frame.insert(5, "reasons", pd.Series(reasons, index=frame.index, dtype=object))
-        return frame.drop(columns=["swapped", "fn_ev", "sn_ev"])
+        return frame.drop(columns=["swapped", "fn_ev", "sn_ev", *REASON_NAME_COLUMNS])
+
+    def _reason_names_sql(self) -> tuple[str, str]:
+        """(select list, join) giving the columns the reasons read besides the scores: both
+        records' main names (aliased ``l`` / ``r``) and a learned forename pair's count."""
+        names = ("l.fn AS fn_name_l, r.fn AS fn_name_r, l.sn AS sn_name_l, r.sn AS sn_name_r")
+        if not self._learned_names():
+            return f"{names}, NULL::INTEGER AS fn_learned", ""
+        return (f"{names}, ln.households AS fn_learned",
+                "LEFT JOIN learned_names ln ON ln.name = l.fn AND ln.alt = r.fn")
 
     @contextmanager
     def _query_database(self, *, single_thread: bool = False) -> Iterator[None]:

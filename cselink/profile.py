@@ -169,10 +169,11 @@ def family_pairs_sql(*, records_table: str = "records", out_table: str = "_famil
 
 def name_pair_counts_sql(*, records_table: str = "records",
                          pairs_table: str = "_family_pairs",
-                         alts_table: str = "name_alts") -> str:
+                         alts_table: str = "name_alts", tf_table: str = "tf_fn") -> str:
     """Per unordered pair of main forenames not already known to ``alts_table``: the
-    households (family name, date of birth, home) where it is the only difference, and
-    the pair counts the chance model needs (evidence units with each name, all units).
+    households (family name, date of birth, home) where it is the only difference, the
+    two names' shares among all forenames (``tf_table``) and the number of (household,
+    forename pair) units at all (the chance model's trials).
 
     Reads the family pairs (:func:`family_pairs_sql`) with an exact, full date of birth.
     """
@@ -185,15 +186,12 @@ def name_pair_counts_sql(*, records_table: str = "records",
         JOIN {records_table} r ON r.uid = p.uid_r
         WHERE l.dob IS NOT NULL AND l.dob = r.dob AND l.fn IS NOT NULL AND r.fn IS NOT NULL
           AND l.fn <> r.fn
-    ), names AS (
-        SELECT name, count(*) AS n FROM (SELECT a AS name FROM units UNION ALL
-                                         SELECT b FROM units) GROUP BY name
     ), pairs AS (
         SELECT a, b, count(*) AS households FROM units GROUP BY a, b
     )
-    SELECT p.a, p.b, p.households, na.n AS n_a, nb.n AS n_b,
+    SELECT p.a, p.b, p.households, ta.tf AS tf_a, tb.tf AS tf_b,
            (SELECT count(*) FROM units) AS units
-    FROM pairs p JOIN names na ON na.name = p.a JOIN names nb ON nb.name = p.b
+    FROM pairs p JOIN {tf_table} ta ON ta.value = p.a JOIN {tf_table} tb ON tb.value = p.b
     WHERE p.households >= {MIN_HOUSEHOLDS}
       AND NOT EXISTS (SELECT 1 FROM {alts_table} x WHERE x.name = p.a AND x.alt = p.b)
     ORDER BY p.a, p.b
@@ -203,16 +201,18 @@ def name_pair_counts_sql(*, records_table: str = "records",
 def learn_names(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """The forename pairs learned as one name written two ways, with their evidence.
 
-    Expected households under chance: each evidence unit holds two names drawn from the
-    names' shares, so a pair (a, b) is expected ``units * 2 * (n_a / 2u) * (n_b / 2u)``
-    times; a pair is learned where seeing its count or more has a Poisson probability
-    below :data:`MAX_CHANCE`. Reads ``_family_pairs``.
+    Under chance (two unrelated names, as twins are given) each (household, forename pair)
+    unit is a given pair with probability ``2 * tf_a * tf_b``, the names'
+    shares among all forenames; a pair is learned where seeing its count or more in that
+    many households has a Poisson probability below :data:`MAX_CHANCE`. Reads
+    ``_family_pairs`` and ``tf_fn``.
     """
     from scipy.stats import poisson
 
     out = []
-    for a, b, households, n_a, n_b, units in con.execute(name_pair_counts_sql()).fetchall():
-        expected = units * 2.0 * (n_a / (2.0 * units)) * (n_b / (2.0 * units))
+    for a, b, households, tf_a, tf_b, units in con.execute(
+            name_pair_counts_sql()).fetchall():
+        expected = units * 2.0 * tf_a * tf_b
         chance = float(poisson.sf(households - 1, expected))
         if chance < MAX_CHANCE:
             out.append({"name": a, "alt": b, "households": int(households),

@@ -199,8 +199,9 @@ def _alternatives() -> dict[str, frozenset[str]]:
     return {name: frozenset(others) for name, others in alts.items()}
 
 
-#: Name pairs learned from the data (``learned_names``: name -> the names it may stand for).
-Learned = Mapping[str, frozenset[str]]
+#: Name pairs learned from the data (``learned_names``: name -> {the names it may stand
+#: for: the households that show it}).
+Learned = Mapping[str, Mapping[str, int]]
 
 
 def is_alternative(a: str, b: str, learned: Learned | None = None) -> bool:
@@ -801,8 +802,11 @@ def search_index(
             "query_id": query["record_id"], "source": cand["source"],
             "record_id": cand["record_id"], "match_probability": row["match_probability"],
             "match_weight": row["match_weight"],
-            "reasons": reasons_text(row, comparisons, source_l=cand["source"],
-                                    source_r=query_label),
+            "reasons": reasons_text(
+                {**row, "fn_name_l": cand["fn"], "fn_name_r": query["fn"],
+                 "sn_name_l": cand["sn"], "sn_name_r": query["sn"],
+                 "fn_learned": (learned or {}).get(cand["fn"], {}).get(query["fn"])},
+                comparisons, source_l=cand["source"], source_r=query_label),
             **{COMPARISONS[c].gamma_column: row[COMPARISONS[c].gamma_column]
                for c in comparisons},
             **{f"mw_{c}": row[f"mw_{c}"] for c in comparisons},

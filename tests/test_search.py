@@ -250,11 +250,13 @@ def test_search_reasons_in_python_are_the_sql_reasons(folder: Path) -> None:
         con, comps = linker.con, linker.comparisons
         con.execute("CREATE OR REPLACE TEMP TABLE _out AS SELECT * FROM scores")
         con.execute(evidence_sql())
+        names, learned_join = linker._reason_names_sql()
         rows = con.execute(
             f"SELECT *, {reasons_sql(comps)} AS sql_reasons FROM ("
-            "SELECT s.*, l.source AS source_l, r.source AS source_r, e.fn_ev, e.sn_ev "
+            f"SELECT s.*, l.source AS source_l, r.source AS source_r, e.fn_ev, e.sn_ev, {names} "
             "FROM scores s JOIN records l ON l.uid = s.uid_l JOIN records r ON r.uid = s.uid_r "
-            "LEFT JOIN _evidence e ON e.uid_l = s.uid_l AND e.uid_r = s.uid_r)").df()
+            f"LEFT JOIN _evidence e ON e.uid_l = s.uid_l AND e.uid_r = s.uid_r {learned_join})"
+        ).df()
     # Every kind of reason is there: a recorded other name, names swapped, relatives.
     assert rows["fn_ev"].notna().any() and rows["sn_ev"].notna().any()
     assert rows["swapped"].fillna(False).astype(bool).any()
