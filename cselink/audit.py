@@ -245,6 +245,11 @@ def _model(model: Model) -> dict[str, Any]:
         "settings_hash": model.settings_hash,
         "comparisons": list(model.comparisons),
         "training": model.training,
+        "twins_guard_probability": model.twins,
+        # What the data profile decided and the counts behind it (cselink.profile); the
+        # learned forename pairs themselves are in the model file, their number here.
+        "profile": {k: (len(v) if k == "learned_names" else v)
+                    for k, v in model.profile.items()},
     }
 
 
