@@ -39,16 +39,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-logger = logging.getLogger(__name__)
+from benchmarks.tasks import PEER_OUTPUT_COLUMNS, read_canonical
 
-#: Columns of every peer's output, in order.
-PEER_OUTPUT_COLUMNS: tuple[str, ...] = (
-    "source_l",
-    "record_id_l",
-    "source_r",
-    "record_id_r",
-    "match_probability",
-)
+logger = logging.getLogger(__name__)
 
 #: Seed of every random step (Splink's u sampling).
 SEED = 42
@@ -951,17 +944,6 @@ def exact_check(referrals: pd.DataFrame, agencies: Mapping[str, pd.DataFrame]) -
     return pd.concat(rows, ignore_index=True)
 
 
-#: Every peer by name, for the benchmark runner: (link function, dedupe function).
-PEERS: dict[str, tuple[str, str]] = {
-    "splink": ("benchmarks.peers:splink_link", "benchmarks.peers:splink_dedupe"),
-    "recordlinkage": (
-        "benchmarks.peers:recordlinkage_link",
-        "benchmarks.peers:recordlinkage_dedupe",
-    ),
-    "exact": ("benchmarks.peers:exact_link", "benchmarks.peers:exact_dedupe"),
-}
-
-
 def splink_lookup_latency(paths: dict[str, str], referrals: pd.DataFrame) -> dict[str, Any]:
     """Splink 5's incremental look-up of one referral at a time, for the latency benchmark.
 
@@ -980,8 +962,6 @@ def splink_lookup_latency(paths: dict[str, str], referrals: pd.DataFrame) -> dic
 
     import duckdb
     from splink import DuckDBAPI, Linker
-
-    from benchmarks.quality import read_canonical
 
     started = time.perf_counter()
     frame = pd.concat([read_canonical(p) for p in paths.values()], ignore_index=True)
