@@ -286,3 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(f"wrote {opts.out / (name + '.json')}", file=sys.stderr)
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
