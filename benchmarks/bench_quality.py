@@ -31,8 +31,8 @@ PEERS = ["exact"] + (["splink"] if HAS_SPLINK else [])
 def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, object]:
     out = tmp_path_factory.mktemp("quality")
     result = quality.run_quality(
-        people=250, seed=3, tasks=("synthetic-standard", "febrl4"), peers=PEERS, out_dir=out,
-        name="smoke", cache_dir=out / "cache", febrl_limit=200,
+        people=250, seed=3, tasks=("synthetic-standard", "febrl4", "febrl1"), peers=PEERS,
+        out_dir=out, name="smoke", cache_dir=out / "cache", febrl_limit=200,
         timeout=300,
     )
     return result, out
@@ -47,7 +47,7 @@ def test_quality_writes_json_plots_and_summary(smoke) -> None:
     written = json.loads((out / "smoke.json").read_text())
     assert written["benchmark"] == "quality"
     assert written["machine"]["libraries"]["duckdb"]
-    assert [t["task"] for t in written["tasks"]] == ["synthetic-standard", "febrl4"]
+    assert [t["task"] for t in written["tasks"]] == ["synthetic-standard", "febrl4", "febrl1"]
     for task in written["tasks"]:
         assert sorted(task["plots"]) == [f"smoke_pr_{task['task']}.png",
                                          f"smoke_weights_{task['task']}.png"]
@@ -57,6 +57,8 @@ def test_quality_writes_json_plots_and_summary(smoke) -> None:
     summary = render.write_summary(out)
     text = summary.read_text()
     assert "### synthetic-standard (dedupe)" in text and "### febrl4 (link)" in text
+    assert "### febrl1 (dedupe)" in text
+    assert "Recall by corruption tag" in text
     assert "Recall by community" in text
 
 
@@ -144,6 +146,28 @@ def test_febrl_link_truth_matches_loader() -> None:
     keys = t.records["key"].to_numpy()
     pairs = {tuple(sorted((keys[a], keys[b]))) for a, b in zip(t.true_a, t.true_b, strict=True)}
     assert pairs == truth
+
+
+@pytest.mark.parametrize("name", ["febrl1", "febrl2", "febrl3"])
+def test_febrl_dedupe_truth_matches_loader(name: str) -> None:
+    from benchmarks.febrl import load_febrl_dedupe
+
+    _, truth = load_febrl_dedupe(name)
+    task = tasks.febrl_task(name, peers=())
+    assert task.kind == "dedupe" and [r.label for r in task.runs] == ["cselink"]
+    t = metrics.Truth(task.records, task.kind)
+    keys = t.records["key"].to_numpy()
+    pairs = {tuple(sorted((keys[a], keys[b]))) for a, b in zip(t.true_a, t.true_b, strict=True)}
+    assert pairs == truth
+
+
+def test_every_contender_gets_recall_by_tag(smoke) -> None:
+    task = _task(smoke[0], "synthetic-standard")
+    from cselink.synthetic import TAGS
+
+    for label, c in task["contenders"].items():
+        assert set(c["recall_by_tag"]) == set(TAGS), label
+        assert set(c["recall_by_group"]) >= set(metrics.TAG_GROUPS), label
 
 
 def test_evaluation_agrees_with_cselink_evaluation() -> None:
