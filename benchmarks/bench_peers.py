@@ -408,6 +408,26 @@ def test_twins_rule_caps_two_children_of_a_household_and_spares_one_child() -> N
     assert not any("elsewhere" in pair for pair in got)
 
 
+def test_recordlinkage_compares_one_home_on_family_data() -> None:
+    import recordlinkage
+
+    rows = [
+        {"record_id": "a", "forename": "Amir", "postcode": "LS8 1AA", "address": "1 Park Rd"},
+        {"record_id": "b", "forename": "Zain", "postcode": "LS8 1AA", "address": "1 Park Rd"},
+        {"record_id": "c", "forename": "Amir", "postcode": "", "address": "1 Park Rd"},
+        {"record_id": "d", "forename": "Amir", "postcode": "M1 1AA", "address": "9 Mill Ln"},
+    ]
+    frame = peers._rl_frame(peers.prepare_records(
+        pd.DataFrame(rows).assign(source="s", surname="Khan", dob="2012-05-04")))
+    pairs = recordlinkage.index.Full().index(frame)
+    plain = peers._rl_features(pairs, frame, frame)
+    family = peers._rl_features(pairs, frame, frame, families=True)
+    assert list(plain.columns) == ["fn", "sn", "dob", "pc", "addr"]
+    assert list(family.columns) == ["fn", "sn", "dob", "home"]
+    assert (family["home"] == plain[["pc", "addr"]].max(axis=1)).all()
+    assert family["home"].sum() == 3  # a-b, a-c, b-c share the home; d lives elsewhere
+
+
 def test_splink_alias_path_links_changed_surnames_and_splits_twins(febrl4_slice) -> None:
     pytest.importorskip("splink")
     left, right, truth = febrl4_slice
