@@ -1,8 +1,8 @@
 """Smoke tests of the benchmark peers, loaders and measuring harness on small FEBRL slices.
 
 These keep the benchmark code from rotting: every peer runs end to end on a few
-hundred records and must give sane, useful output. The full measurements live in
-``python -m benchmarks.measure``.
+hundred records and must give sane, useful output. The full measurements are
+``python -m benchmarks.quality`` (``--tasks febrl4,febrl3,febrl2,febrl1`` for FEBRL alone).
 """
 
 from __future__ import annotations
