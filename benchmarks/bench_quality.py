@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks import quality
+from benchmarks import metrics, quality, render, tasks
 from cselink.evaluation import cluster_pairs, pair_metrics
 
 pytest.importorskip("recordlinkage")
@@ -31,8 +31,8 @@ PEERS = ["exact"] + (["splink"] if HAS_SPLINK else [])
 def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, object]:
     out = tmp_path_factory.mktemp("quality")
     result = quality.run_quality(
-        people=250, seed=3, difficulties=("standard",), peers=PEERS, out_dir=out,
-        name="smoke", cache_dir=out / "cache", febrl=("febrl4",), febrl_limit=200,
+        people=250, seed=3, tasks=("synthetic-standard", "febrl4", "febrl1"), peers=PEERS,
+        out_dir=out, name="smoke", cache_dir=out / "cache", febrl_limit=200,
         timeout=300,
     )
     return result, out
@@ -47,16 +47,18 @@ def test_quality_writes_json_plots_and_summary(smoke) -> None:
     written = json.loads((out / "smoke.json").read_text())
     assert written["benchmark"] == "quality"
     assert written["machine"]["libraries"]["duckdb"]
-    assert [t["task"] for t in written["tasks"]] == ["synthetic-standard", "febrl4"]
+    assert [t["task"] for t in written["tasks"]] == ["synthetic-standard", "febrl4", "febrl1"]
     for task in written["tasks"]:
         assert sorted(task["plots"]) == [f"smoke_pr_{task['task']}.png",
                                          f"smoke_weights_{task['task']}.png"]
         for plot in task["plots"]:
             assert (out / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "smoke.json").stat().st_size < 400_000  # no per-pair dumps
-    summary = quality.write_summary(out)
+    summary = render.write_summary(out)
     text = summary.read_text()
     assert "### synthetic-standard (dedupe)" in text and "### febrl4 (link)" in text
+    assert "### febrl1 (dedupe)" in text
+    assert "Recall by corruption tag" in text
     assert "Recall by community" in text
 
 
@@ -93,7 +95,7 @@ def test_synthetic_breakdowns(smoke) -> None:
     native = task["contenders"]["cselink-native"]
     assert abs(cs["f1"] - native["f1"]) < 0.05  # same records, read through mappings
     groups = cs["recall_by_group"]
-    assert set(groups) == set(quality.TAG_GROUPS) | {
+    assert set(groups) == set(metrics.TAG_GROUPS) | {
         "two or more fields differ", "no field differs"}
     assert groups["no field differs"]["recall"] >= 0.95
     assert 0 < groups["no field differs"]["true_pairs"] < task["true_pairs"]
@@ -139,11 +141,33 @@ def test_febrl_link_truth_matches_loader() -> None:
     from benchmarks.febrl import load_febrl4
 
     _, _, truth = load_febrl4()
-    task = quality.febrl4_task(peers=())
-    t = quality.Truth(task.records, task.kind)
+    task = tasks.febrl4_task(peers=())
+    t = metrics.Truth(task.records, task.kind)
     keys = t.records["key"].to_numpy()
     pairs = {tuple(sorted((keys[a], keys[b]))) for a, b in zip(t.true_a, t.true_b, strict=True)}
     assert pairs == truth
+
+
+@pytest.mark.parametrize("name", ["febrl1", "febrl2", "febrl3"])
+def test_febrl_dedupe_truth_matches_loader(name: str) -> None:
+    from benchmarks.febrl import load_febrl_dedupe
+
+    _, truth = load_febrl_dedupe(name)
+    task = tasks.febrl_task(name, peers=())
+    assert task.kind == "dedupe" and [r.label for r in task.runs] == ["cselink"]
+    t = metrics.Truth(task.records, task.kind)
+    keys = t.records["key"].to_numpy()
+    pairs = {tuple(sorted((keys[a], keys[b]))) for a, b in zip(t.true_a, t.true_b, strict=True)}
+    assert pairs == truth
+
+
+def test_every_contender_gets_recall_by_tag(smoke) -> None:
+    task = _task(smoke[0], "synthetic-standard")
+    from cselink.synthetic import TAGS
+
+    for label, c in task["contenders"].items():
+        assert set(c["recall_by_tag"]) == set(TAGS), label
+        assert set(c["recall_by_group"]) >= set(metrics.TAG_GROUPS), label
 
 
 def test_evaluation_agrees_with_cselink_evaluation() -> None:
@@ -151,8 +175,8 @@ def test_evaluation_agrees_with_cselink_evaluation() -> None:
     n = 200
     entity = rng.integers(0, 80, size=n).astype(str)
     records = pd.DataFrame({"key": [f"r{i:03d}" for i in range(n)], "entity": entity})
-    task = quality.Task("toy", "dedupe", records, [], False)
-    truth = quality.Truth(records, "dedupe")
+    task = tasks.Task("toy", "dedupe", records, [], False)
+    truth = metrics.Truth(records, "dedupe")
     a = rng.integers(0, n, size=600)
     b = rng.integers(0, n, size=600)
     same = entity[a] == entity[b]
@@ -161,7 +185,7 @@ def test_evaluation_agrees_with_cselink_evaluation() -> None:
                           "source_r": "s", "record_id_r": records["key"].to_numpy()[b],
                           "match_probability": prob})
     pairs = pairs[a != b]
-    figures, _ = quality.evaluate(pairs, task, truth)
+    figures, _ = metrics.evaluate(pairs, task, truth)
     true_pairs = {(records["key"][i], records["key"][j]) for i, j in
                   zip(truth.true_a, truth.true_b, strict=True)}
     links = pairs[pairs["match_probability"] >= 0.5]
@@ -170,7 +194,7 @@ def test_evaluation_agrees_with_cselink_evaluation() -> None:
             figures["false_negatives"]) == (ref.true_positives, ref.false_positives,
                                             ref.false_negatives)
     assert figures["pairs_completeness"] == pytest.approx(ref.pairs_completeness, abs=1e-5)
-    labels = quality.components(n, *truth.code(links["record_id_l"], links["record_id_r"]))
+    labels = metrics.components(n, *truth.code(links["record_id_l"], links["record_id_r"]))
     clusters = pd.DataFrame({"record_id": records["key"], "cluster_id": labels})
     ref_c = pair_metrics(cluster_pairs(clusters), true_pairs)
     assert figures["clusters"]["true_positives"] == ref_c.true_positives
@@ -180,6 +204,6 @@ def test_evaluation_agrees_with_cselink_evaluation() -> None:
     own = pd.DataFrame({"source": "s", "record_id": records["key"],
                         "cluster_id": entity})  # the true clusters
     pairs.attrs.update(clusters=own, cluster_threshold=0.5)
-    figures, _ = quality.evaluate(pairs, task, truth)
+    figures, _ = metrics.evaluate(pairs, task, truth)
     assert figures["clustering"] == "own"
     assert figures["clusters"]["precision"] == figures["clusters"]["recall"] == 1.0

@@ -42,7 +42,7 @@ def test_speed_writes_json_and_plots(smoke) -> None:
         assert (out / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert written["plots"] == ["smoke_scaling.png", "smoke_lookup_latency.png"]
     assert written["finished"] is not None
-    from benchmarks.quality import write_summary
+    from benchmarks.render import write_summary
 
     text = write_summary(out).read_text()
     assert "## Speed (`smoke.json`)" in text and "Single-referral look-up" in text

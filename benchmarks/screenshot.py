@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.quality import RESULTS_DIR
+from benchmarks.tasks import RESULTS_DIR
 from cselink.cli import main as cselink_main
 
 #: The panel date of the demo run (the report shows "turning 18" relative to it).

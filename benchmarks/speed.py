@@ -22,7 +22,7 @@ machine has two cores and other users):
    ``--splink-max-seconds`` (600) or ``--splink-max-gib`` (12); the estimate and the plan
    are reported.
 2. **Growth exponent**: the slope of log(wall time) on log(records) over the sizes.
-3. **FEBRL4 link**, cselink (FEBRL profile) and Splink, ```--repeat`` times interleaved:
+3. **FEBRL4 link**, cselink (``Settings()`` as shipped) and Splink, ```--repeat`` times interleaved:
    median whole-process wall time and the ratio (target: cselink <= 0.5 x Splink).
 4. **Single-referral look-up latency**: a persisted index of the largest size
    (:func:`benchmarks.cselink_runner.build_index`), reopened with ``Linker.open`` and
@@ -48,19 +48,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.measure import MeasuredRunError, machine_info, run_measured
-from benchmarks.quality import (
+from benchmarks.measure import MeasuredRunTimeout, git_state, machine_info, run_measured
+from benchmarks.metrics import components
+from benchmarks.render import plot_latency, plot_scaling, write_summary
+from benchmarks.tasks import (
     CACHE_DIR,
+    CSELINK_LINK,
     RESULTS_DIR,
-    _fmt,
-    _git_state,
-    _pyplot,
-    _table,
-    components,
     ensure_synthetic,
+    febrl4_task,
     read_canonical,
     synthetic_agencies,
-    write_summary,
 )
 
 logger = logging.getLogger(__name__)
@@ -193,17 +191,13 @@ def measure_sizes(
         paths = canonical_paths(folder)
         row: dict[str, Any] = {"target_records": size, "folder": str(folder)}
         say(f"dedupe {size:,}: cselink ...")
-        try:
-            load = _load()
-            measured = run_measured("benchmarks.cselink_runner:cselink_dedupe_summary", paths,
-                                    threshold=threshold, timeout=timeout)
-            row["cselink"] = _measured_row(measured, load)
-            row["records"] = row["cselink"]["records"]
-            say(f"dedupe {size:,}: cselink {row['cselink']['wall_seconds']:.1f}s "
-                f"{row['cselink']['peak_rss_mib']:.0f} MiB")
-        except MeasuredRunError as exc:
-            row["cselink"] = {"error": str(exc)[-2000:]}
-            say(f"dedupe {size:,}: cselink FAILED")
+        load = _load()
+        measured = run_measured("benchmarks.cselink_runner:cselink_dedupe_summary", paths,
+                                threshold=threshold, timeout=timeout)
+        row["cselink"] = _measured_row(measured, load)
+        row["records"] = row["cselink"]["records"]
+        say(f"dedupe {size:,}: cselink {row['cselink']['wall_seconds']:.1f}s "
+            f"{row['cselink']['peak_rss_mib']:.0f} MiB")
         if splink:
             row["splink"] = _splink_at(paths, splink_points, threshold=threshold,
                                        max_seconds=splink_max_seconds, max_gib=splink_max_gib,
@@ -233,13 +227,9 @@ def _splink_at(
             return {"skipped": f"estimated {est_s / 60:.0f} min and {est_mib / 1024:.1f} GiB "
                     f"(limits {max_seconds / 60:.0f} min, {max_gib:.0f} GiB)", **estimate}
     say(f"dedupe {size:,}: splink ...")
-    try:
-        load = _load()
-        measured = run_measured("benchmarks.speed:splink_dedupe_summary", paths,
-                                threshold=threshold, timeout=timeout)
-    except MeasuredRunError as exc:
-        say(f"dedupe {size:,}: splink FAILED")
-        return {"error": str(exc)[-2000:]}
+    load = _load()
+    measured = run_measured("benchmarks.speed:splink_dedupe_summary", paths,
+                            threshold=threshold, timeout=timeout)
     row = {**_measured_row(measured, load), **estimate}
     points.append((row["candidate_pairs"], row["wall_seconds"], row["peak_rss_mib"]))
     say(f"dedupe {size:,}: splink {row['wall_seconds']:.1f}s {row['peak_rss_mib']:.0f} MiB")
@@ -252,12 +242,10 @@ def measure_febrl4(repeat: int, *, splink: bool, timeout: float,
 
     ``limit`` keeps only the entities numbered below it (smoke tests).
     """
-    from benchmarks.quality import febrl4_task
-
     task = febrl4_task(peers=(), limit=limit)
     left, right = task.runs[-1].args
     runs: dict[str, tuple[str, dict[str, Any]]] = {
-        "cselink": ("benchmarks.cselink_runner:cselink_link", {"profile": "febrl"})}
+        "cselink": (CSELINK_LINK, {})}
     if splink:
         runs["splink"] = ("benchmarks.peers:splink_link", {})
     out: dict[str, Any] = {name: {"wall_seconds": [], "call_seconds": [], "peak_rss_mib": [],
@@ -318,7 +306,7 @@ def measure_lookup(
         try:
             build = run_measured("benchmarks.cselink_runner:build_index",
                                  canonical_paths(folder), str(database), timeout=index_timeout)
-        except MeasuredRunError as exc:
+        except MeasuredRunTimeout as exc:
             notes.append(f"index of {size:,} records not built: {str(exc).splitlines()[0]}")
             say(notes[-1])
             continue
@@ -349,7 +337,7 @@ def measure_lookup(
             "notes": notes,
             "ms_all": [round(float(s) * 1000, 2) for s in seconds],
         }
-    return {"error": "no index could be built", "notes": notes}
+    raise MeasuredRunTimeout("no look-up index could be built in time: " + "; ".join(notes))
 
 
 def _splink_lookup(folder: Path, referrals: pd.DataFrame, cselink_seconds: np.ndarray, *,
@@ -357,11 +345,8 @@ def _splink_lookup(folder: Path, referrals: pd.DataFrame, cselink_seconds: np.nd
     """Splink's look-up latency (:func:`benchmarks.peers.splink_lookup_latency`) over the
     same referrals, in its own measured process, with the ratio of the medians over them."""
     say(f"look-up: Splink, {len(referrals)} searches ...")
-    try:
-        run = run_measured("benchmarks.peers:splink_lookup_latency", canonical_paths(folder),
-                           referrals, timeout=timeout)
-    except MeasuredRunError as exc:
-        return {"error": str(exc).splitlines()[0]}
+    run = run_measured("benchmarks.peers:splink_lookup_latency", canonical_paths(folder),
+                       referrals, timeout=timeout)
     seconds = np.asarray(run.result["seconds"])
     mine = float(np.median(cselink_seconds[: len(seconds)]))
     return {
@@ -374,46 +359,6 @@ def _splink_lookup(folder: Path, referrals: pd.DataFrame, cselink_seconds: np.nd
         "cselink_median_ms_same_referrals": round(mine * 1000, 1),
         "ratio_median": round(mine / float(np.median(seconds)), 4),
     }
-
-
-def plot_scaling(rows: list[dict[str, Any]], path: Path) -> Path:
-    """Log-log wall time against records, cselink and Splink."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=100)
-    for name in ("cselink", "splink"):
-        pts = [(r["records"], r[name]["wall_seconds"]) for r in rows
-               if isinstance(r.get(name), dict) and "wall_seconds" in r[name]]
-        if pts:
-            x, y = zip(*pts, strict=True)
-            ax.plot(x, y, "o-", label=name)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("records")
-    ax.set_ylabel("whole-process wall time (s)")
-    ax.set_title("dedupe: wall time by size")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
-
-
-def plot_latency(ms: Sequence[float], records: int, path: Path) -> Path:
-    """Histogram of single-referral search latency."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    ax.hist(ms, bins=60, color="C0")
-    ax.axvline(float(np.median(ms)), color="k", linestyle="--", label="median")
-    ax.axvline(float(np.percentile(ms, 95)), color="C3", linestyle=":", label="p95")
-    ax.set_xlabel("search latency (ms)")
-    ax.set_ylabel("referrals")
-    ax.set_title(f"one referral against an index of {records:,} records")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
 
 
 def run_speed(
@@ -476,7 +421,7 @@ def run_speed(
                      "splink_max_seconds": splink_max_seconds, "splink_max_gib": splink_max_gib,
                      "febrl_repeat": febrl_repeat, "lookups": lookups,
                      "splink_lookups": splink_lookups},
-        "git": _git_state(),
+        "git": git_state(),
         "machine": machine_info(),
         "dedupe": [],
         "growth": {},
@@ -537,99 +482,6 @@ def run_speed(
     if out_dir is not None and out_dir.resolve() == RESULTS_DIR.resolve():
         write_summary(out_dir)
     return output
-
-
-def speed_markdown(result: dict[str, Any], file_name: str) -> list[str]:
-    """The Markdown section of one speed results file."""
-    lines = [f"## Speed (`{file_name}`)", "",
-             f"Command: `{result.get('command') or 'python -m benchmarks.speed'}`  ",
-             f"Run: {result['started']} to {result.get('finished')}; commit "
-             f"`{(result['git'].get('commit') or '?')[:10]}`"
-             + (" (cselink/ had uncommitted changes)" if result["git"].get("cselink_dirty")
-                else "") + ".", "",
-             *[f"Note: {n}  " for n in result.get("notes", [])],
-             "",
-             ]
-    if result.get("dedupe"):
-        lines += ["### Dedupe (read CSVs, train, score, cluster at "
-                  f"{result['threshold']}), one fresh process per run", ""]
-    rows: list[list[Any]] = []
-    for r in result.get("dedupe", []):
-        for name in ("cselink", "splink"):
-            c = r.get(name)
-            if c is None:
-                continue
-            if "wall_seconds" in c:
-                rows.append([f"{r['records']:,}", name, f"{c['wall_seconds']:.1f}",
-                             f"{c['call_seconds']:.1f}", round(c["peak_rss_mib"]),
-                             c["candidate_pairs"], c["pairs_per_second"], c["links"],
-                             c["clusters"], "/".join(_fmt(x, 1) for x in c.get(
-                                 "load_average", []))])
-            else:
-                reason = c.get("skipped") or ("failed: " + c.get("error", "").splitlines()[-1]
-                                              if c.get("error") else "?")
-                rows.append([f"{r['records']:,}", name, reason] + [""] * 7)
-    if rows:
-        lines += _table(["records", "contender", "wall s", "call s", "peak MiB",
-                         "candidate pairs", "pairs/s (call)", "links", "clusters",
-                         "load avg before/after"], rows)
-        lines.append("")
-    for name, g in result.get("growth", {}).items():
-        lines.append(f"Growth exponent ({name}, log-log slope of time on records over "
-                     f"{', '.join(f'{s:,}' for s in g['sizes'])}): wall "
-                     f"{_fmt(g['wall_exponent'])}, call {_fmt(g['call_exponent'])}.  ")
-    lines.append("")
-    febrl = result.get("febrl4_link")
-    if febrl:
-        lines += [f"### FEBRL4 link ({febrl.get('records', 10_000):,} records), whole-process "
-                  f"wall time (median of {febrl['repeat']})", ""]
-        rows = [[name, f"{febrl[name]['median_wall_seconds']:.2f}",
-                 f"{febrl[name]['median_call_seconds']:.2f}",
-                 round(febrl[name]["median_peak_rss_mib"]), febrl[name]["candidate_pairs"],
-                 ", ".join(f"{x:.1f}" for x in febrl[name]["wall_seconds"])]
-                for name in ("cselink", "splink") if name in febrl]
-        lines += _table(["contender", "wall s", "call s", "peak MiB", "candidate pairs",
-                         "all runs (wall s)"], rows)
-        if "ratio_wall" in febrl:
-            lines += ["", f"cselink / Splink wall-time ratio: **{febrl['ratio_wall']:.2f}** "
-                      f"(call time only: {febrl['ratio_call']:.2f}); target <= "
-                      f"{febrl['target_ratio']}: **{'met' if febrl['target_met'] else 'not met'}"
-                      "**."]
-        lines.append("")
-    lk = result.get("lookup")
-    if lk:
-        lines += ["### Single-referral look-up (`Linker.open(index).search(referral)`)", ""]
-        if "error" in lk:
-            lines += [f"not measured: {lk['error']}; " + "; ".join(lk.get("notes", [])), ""]
-        else:
-            idx = lk["index"]
-            lines += _table(
-                ["index records", "searches", "median ms", "p95 ms", "p99 ms", "max ms",
-                 "open s", "index build s", "first search s", "index MiB",
-                 "best candidate is theirs"],
-                [[idx["records"], lk["searches"], *(f"{lk[k]:.0f}" for k in (
-                    "median_ms", "p95_ms", "p99_ms", "max_ms")),
-                  f"{lk['open_seconds']:.2f}", f"{idx['build_seconds']:.1f}",
-                  f"{idx['first_search_seconds']:.1f}", f"{idx['index_mib']:.0f}",
-                  lk["hit_rate"]["best_is_theirs"]]])
-            peer = lk.get("splink")
-            if peer and "error" in peer:
-                lines.append(f"\nSplink look-up not measured: {peer['error']}")
-            elif peer:
-                lines.append(
-                    f"\nSplink 5 (`predict_between`, the records in a DuckDB table, term "
-                    f"frequencies cached) over the first {peer['searches']} of these referrals: "
-                    f"median {peer['median_ms']:.0f} ms, p95 {peer['p95_ms']:.0f} ms (train "
-                    f"{peer['build_seconds']:.0f} s); cselink over the same referrals "
-                    f"{peer['cselink_median_ms_same_referrals']:.0f} ms: ratio of medians "
-                    f"**{peer['ratio_median']:.3f}**.")
-            for note in lk.get("notes", []):
-                lines.append(f"\nNote: {note}")
-            lines.append("")
-    for plot in result.get("plots", []):
-        lines.append(f"![{plot}]({plot})")
-    lines.append("")
-    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
