@@ -170,7 +170,8 @@ class Linker:
                 self.con.execute(stmt)
         with self._timed("profile"):
             self.profile: DataProfile = profile_data(
-                self.con, twins_guard=self.settings.twins_probability is not None)
+                self.con, twins_guard=self.settings.twins_probability is not None,
+                seed=self.settings.seed)
         self._save_meta()
 
     @classmethod

@@ -75,6 +75,9 @@ TWIN_SEX_PRIOR_PAIRS: Final[float] = 30.0
 #: an automatic link; the probability says how likely the second reading is.
 MAX_TWINS_PROBABILITY: Final[float] = 0.49
 
+#: At most this many family pairs are compared to count relatives (a seeded sample above).
+MAX_PROFILE_PAIRS: Final[int] = 100_000
+
 #: Comparisons when households are present, and when they are not.
 WITH_HOUSEHOLDS: Final[tuple[str, ...]] = (
     "forename", "surname", "dob", "location", "sex", "nhs_number",
@@ -154,16 +157,18 @@ def family_pairs_sql(*, records_table: str = "records", out_table: str = "_famil
     number and street), within and across sources: the pairs a household or twin makes.
 
     One equi-join, so the pairs grow with household sizes, not with the square of a common
-    surname. Not the postcode: a postcode holds many homes (a UK unit about fifteen, other
+    surname. Pairs with the same main forename (one young person in two agencies, mostly)
+    are left out: they are neither relatives nor evidence of a name written two ways. Not the postcode: a postcode holds many homes (a UK unit about fifteen, other
     countries' codes thousands), and two strangers of one common surname share one easily.
     """
-    homes = (f"(SELECT uid, source, sn, addr_head AS home FROM {records_table} "
+    homes = (f"(SELECT uid, source, sn, fn, addr_head AS home FROM {records_table} "
              "WHERE sn IS NOT NULL AND addr_head IS NOT NULL)")
     return f"""
     CREATE OR REPLACE TEMP TABLE {out_table} AS
     SELECT DISTINCT least(a.uid, b.uid) AS uid_l, greatest(a.uid, b.uid) AS uid_r,
            NULL::VARCHAR AS match_key, a.source = b.source AS same_source
     FROM {homes} a JOIN {homes} b ON a.sn = b.sn AND a.home = b.home AND a.uid < b.uid
+     AND a.fn IS DISTINCT FROM b.fn
     """
 
 
@@ -246,7 +251,7 @@ def _count_pairs(con: duckdb.DuckDBPyConnection) -> tuple[int, float, float]:
 
 
 def profile_data(con: duckdb.DuckDBPyConnection, *, twins_guard: bool = True,
-                 learn: bool = True) -> DataProfile:
+                 learn: bool = True, seed: int = 42) -> DataProfile:
     """Count households and twin-like pairs in ``records`` and decide the model's shape.
 
     Args:
@@ -254,6 +259,7 @@ def profile_data(con: duckdb.DuckDBPyConnection, *, twins_guard: bool = True,
         twins_guard: False when the user turned the guard off: it stays off.
         learn: learn forenames written two ways and add them to ``name_alts`` (first, so
             the counts below see them as variants, as the scoring will).
+        seed: seeds the sample of pairs classified on large data.
     """
     from .scoring.fellegi_sunter import relatives_sql
 
@@ -263,6 +269,13 @@ def profile_data(con: duckdb.DuckDBPyConnection, *, twins_guard: bool = True,
     if learn:
         learned = learn_names(con)
         add_learned_names(con, learned)
+    # The decisions read shares and ratios of these counts: on large data a seeded sample of
+    # the pairs gives them (counts scaled back up) at a fraction of the comparisons' cost.
+    total = int(con.execute("SELECT count(*) FROM _family_pairs").fetchall()[0][0])
+    fraction = min(1.0, MAX_PROFILE_PAIRS / max(total, 1))
+    if fraction < 1.0:
+        con.execute("DELETE FROM _family_pairs WHERE hash(uid_l, uid_r, $1::BIGINT) % 1000000 "
+                    ">= $2", [seed, int(fraction * 1_000_000)])
     comps = [COMPARISONS[c] for c in _PROFILE_COMPARISONS]
     for stmt in comparison_sqls(comps, pairs_table="_family_pairs", out_table="_family_gammas",
                                 temporary=True, evidence=False):
@@ -290,7 +303,7 @@ def profile_data(con: duckdb.DuckDBPyConnection, *, twins_guard: bool = True,
     con.execute("DROP TABLE _family_gammas")
     con.execute("DROP TABLE _family_pairs")
     (siblings, twins_within, twins_across, within_same, within_other, across_same,
-     across_other) = (int(x or 0) for x in row)
+     across_other) = (round((x or 0) / fraction) for x in row)
     households = siblings >= MIN_SIBLING_SHARE * n
     profile = DataProfile(
         records=n, sibling_pairs=siblings, twin_pairs_within=twins_within,
