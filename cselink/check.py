@@ -1469,8 +1469,10 @@ def evaluate_against_truth(
         cells reported ``not_found``), ``true_not_listed`` (held cells where no true
         record is listed), the same for the ``other_name``/``new_surname`` scenarios
         (``*_other_name``), ``false_known`` (share of cells where the agency does not
-        hold the person but reports ``known``), ``known_precision`` (known rows that are
-        a true record) and ``mean_possible`` (possible rows per referral and agency).
+        hold the person but reports ``known``), ``false_possible`` (share of such cells
+        whose best candidate is ``possible``: a coordinator checks it for nothing),
+        ``known_precision`` (known rows that are a true record) and ``mean_possible``
+        (possible rows per referral and agency).
     """
     if not {"referral_id", "person_id"} <= set(referrals_truth.columns):
         raise InputDataError("referrals truth needs referral_id and person_id columns")
@@ -1513,6 +1515,7 @@ def evaluate_against_truth(
         "missed_other_name": share(other["best"] == 0),
         "true_not_listed_other_name": share(other["true_best"] == 0),
         "false_known": share(grid.loc[~grid["held"], "best"] == 2),
+        "false_possible": share(grid.loc[~grid["held"], "best"] == 1),
         "known_precision": share(known_rows["is_true"]) if len(known_rows) else None,
         "mean_possible": float((rows["status"] == "possible").sum() / max(1, len(grid))),
     }
