@@ -226,8 +226,12 @@ TAGS: Final[Mapping[str, str]] = MappingProxyType(
         "family name recorded where the title is the registered surname",
         "alias_listed": "the aliases column is not empty",
         "alias_as_main": "an alias recorded as the main name",
-        "nickname": "forename replaced by a nickname or the name it shortens",
-        "variant_forename": "forename spelt another way (Mohammed/Muhammad)",
+        "nickname": "forename replaced by a short form or the name it shortens "
+        "(Oliver/Olly, Alfie/Alf, Charlotte/Charlie)",
+        "variant_forename": "forename spelt or transliterated another way "
+        "(Freddie/Freddy, Mohammed/Muhammad, Ciarán/Kieran)",
+        "anglicised_forename": "forename recorded in an English form (Jakub/Jacob, "
+        "Yusuf/Joseph, Katarzyna/Kate)",
         "variant_surname": "surname spelt another way (Hussain/Hussein)",
         "middle_as_forename": "middle name recorded as the forename",
         "name_swap": "forename and surname swapped",
@@ -294,6 +298,7 @@ _RECORD_RATES: Final[dict[str, str]] = {
     "alias_as_main_rate": "alias",
     "nickname_rate": "names",
     "spelling_variant_rate": "names",
+    "anglicised_rate": "names",
     "middle_as_forename_rate": "names",
     "name_swap_rate": "names",
     "typo_rate": "typing",
@@ -359,7 +364,9 @@ class SynthConfig:
         referrals: referral forms to make; None means one per 20 people, at least 10.
             A population too small to supply the known young people a scenario needs
             gets fewer (an ``other_name`` referral falls back to ``same_name`` first).
-        twin_rate: households with two or more children whose eldest two are twins.
+        twin_rate: households with two or more children whose eldest two are twins
+            (the default makes about 3% of young people twins, as of births in
+            England and Wales).
         namesake_rate: people given the forename and surname of someone elsewhere.
         namesake_same_dob_rate: of those namesakes, the share who share the DOB too.
         surname_change_rate: households whose children changed surname.
@@ -376,10 +383,14 @@ class SynthConfig:
         alias_recorded_rate: records of a person with aliases that list them.
         alias_as_main_rate: records of a person with a full-name alias that use it as
             the main name.
-        nickname_rate: records whose forename has a nickname (``nicknames`` package)
-            that use it (or the full name a nickname stands for).
+        nickname_rate: records whose forename has a short form (Olly for Oliver) or
+            is one (Alf for Alfred), in the generator's own ``synth_name_variants.csv``,
+            that use the other form.
         spelling_variant_rate: records whose forename (and, separately, surname) has
-            other spellings (``name_variants.csv``) that use one.
+            other spellings or transliterations (``synth_name_variants.csv``) that
+            use one.
+        anglicised_rate: records whose forename has an English form (Jakub: Jacob,
+            Jake) that use it.
         middle_as_forename_rate: records with a middle name that use it as forename.
         name_swap_rate: records with forename and surname swapped.
         typo_rate: records with a typing error, for each of forename and surname.
@@ -421,7 +432,7 @@ class SynthConfig:
     local_authorities: int = 8
     referrals: int | None = None
     # people and households
-    twin_rate: float = 0.04
+    twin_rate: float = 0.053
     namesake_rate: float = 0.01
     namesake_same_dob_rate: float = 0.25
     surname_change_rate: float = 0.08
@@ -439,6 +450,7 @@ class SynthConfig:
     # records: forenames and typing
     nickname_rate: float = 0.08
     spelling_variant_rate: float = 0.1
+    anglicised_rate: float = 0.05
     middle_as_forename_rate: float = 0.03
     name_swap_rate: float = 0.01
     typo_rate: float = 0.03
@@ -796,6 +808,10 @@ _BIRTH_DOUBLE_BARREL = {"white_british": 0.03, "irish": 0.03}
 _CHILDREN_P = (0.52, 0.31, 0.12, 0.05)  # 1 to 4 young people per household
 _FLAT_SHARE = 0.08
 _TWINS_SAME_SEX = 2 / 3
+# Sibling pairs (twins or not) whose names alliterate or rhyme (Harry and Holly, Ella and
+# Bella); the rest have unrelated names, and no siblings have one name written two ways.
+_SIBLINGS_ALIKE_SHARE = 0.05
+_NAME_DRAW_ROUNDS = 200
 # community -> sex -> (share with a title, titles, weights); and the share of families
 # that register the title as the surname.
 _TITLES: Final[dict[str, dict[str, tuple[float, tuple[str, ...], tuple[float, ...]]]]] = {
@@ -804,13 +820,6 @@ _TITLES: Final[dict[str, dict[str, tuple[float, tuple[str, ...], tuple[float, ..
     "pakistani": {"F": (0.2, ("Bibi", "Begum"), (0.5, 0.5))},
 }
 _TITLE_AS_SURNAME = {"indian_sikh": 0.25, "bangladeshi": 0.5, "pakistani": 0.5}
-# Nicknames in the ``nicknames`` table that no young person in England goes by.
-_ARCHAIC_NICKNAMES = frozenset(
-    "squat sceeter gory day coco jap hap haps sion dann pate patsy chick zakk salmon "
-    "cinderella lucius nole mally dicey biddie biddy mamie mitzi jock nanny zeke wen alla "
-    "rube reba ike char clo stephine stephani stephany thom jaap jem jos wil dob dobbin "
-    "hob hobkin rupert cordy gabby flick fay nan addy adie ebbie salmon polly".split()
-)
 _STREET_ABBREVIATIONS = {
     "Road": "Rd",
     "Street": "St",
@@ -848,8 +857,7 @@ class _Tables:
     street_types: Array
     street_type_p: Array
     monikers: Array
-    variants: Mapping[str, tuple[str, ...]]  # name -> its other spellings
-    nicknames: Mapping[tuple[str, str], tuple[str, ...]]  # (forename, sex) -> names
+    variants: _Variants  # the generator's own name variants (synth_name_variants.csv)
 
 
 def _read_data(name: str) -> pd.DataFrame:
@@ -873,12 +881,6 @@ def _tables() -> _Tables:
     names = streets[streets["kind"] == "name"]
     types = streets[streets["kind"] == "type"]
     type_w = types["weight"].astype(float).to_numpy()
-    variants_df = _read_data("name_variants.csv")
-    variants: dict[str, tuple[str, ...]] = {}
-    for _, group in variants_df.groupby("variant_group", sort=True):
-        members = tuple(group["name"])
-        for m in members:
-            variants[m] = tuple(x for x in members if x != m)
     communities = tuple(sorted(set(forenames["community"]) - {_MIDDLE_POOL}))
     return _Tables(
         communities=communities,
@@ -891,43 +893,75 @@ def _tables() -> _Tables:
         street_types=types["part"].to_numpy(dtype=object),
         street_type_p=type_w / type_w.sum(),
         monikers=_read_data("monikers.csv")["moniker"].to_numpy(dtype=object),
-        variants=MappingProxyType(variants),
-        nicknames=MappingProxyType(_nickname_table(forenames)),
+        variants=_read_variants(),
     )
 
 
-def _nickname_table(forenames: pd.DataFrame) -> dict[tuple[str, str], tuple[str, ...]]:
-    """(forename, sex) -> the names that may stand for it, from the ``nicknames`` package.
+#: The generator's own name-variant table (never read by the matcher; see its header).
+_VARIANTS_FILE: Final[str] = "synth_name_variants.csv"
+#: Forename corruption tag -> the kinds of ``synth_name_variants.csv`` it draws on.
+_FORENAME_KINDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        "nickname": ("short_form",),
+        "variant_forename": ("spelling", "transliteration"),
+        "anglicised_forename": ("anglicised",),
+    }
+)
+_ONE_WAY_KINDS = frozenset({"anglicised"})  # Jakub -> Jacob, never Jacob -> Jakub
 
-    A forename may be replaced by one of its nicknames (Robert -> Rob) or by a name it
-    is a nickname of (Alfie -> Alfred). Archaic nicknames, nicknames known only as
-    names of the other sex, and full names of the other sex are left out.
+
+@dataclass(frozen=True, slots=True)
+class _Variants:
+    """The generator's name variants, by corruption tag.
+
+    Attributes:
+        forenames: forename tag -> (forename, sex) -> the forms it may be recorded as.
+        surnames: surname -> its other spellings.
+        related: folded name pairs ``"a|b"`` (both orders) of every kind: one name
+            written two ways, which siblings never share.
     """
-    from nicknames import NickNamer
 
-    namer = NickNamer()
-    by_sex = {s: set(forenames.loc[forenames["sex"] == s, "name"].str.lower()) for s in "MF"}
-    out: dict[tuple[str, str], tuple[str, ...]] = {}
-    for name, sex in forenames[["name", "sex"]].drop_duplicates().itertuples(index=False):
-        low = name.lower()
-        other = by_sex["F" if sex == "M" else "M"] - by_sex[sex]
-        nicks = {
-            n
-            for n in namer.nicknames_of(low)
-            if len(n) >= 3
-            and n not in _ARCHAIC_NICKNAMES
-            and n not in other
-            and (n[0] == low[0] or n in by_sex[sex])
-        }
-        fulls = {n for n in namer.canonicals_of(low) if n in by_sex[sex]}
-        options = sorted((nicks | fulls) - {low})
-        if options:
-            out[(name, sex)] = tuple(_title_case(o) for o in options)
-    return out
+    forenames: Mapping[str, Mapping[tuple[str, str], tuple[str, ...]]]
+    surnames: Mapping[str, tuple[str, ...]]
+    related: frozenset[str]
 
 
-def _title_case(name: str) -> str:
-    return "-".join(part[:1].upper() + part[1:] for part in name.split("-"))
+def _read_variants() -> _Variants:
+    """Load ``synth_name_variants.csv``: each row a pair, usable both ways unless one-way."""
+    ref = resources.files("cselink").joinpath("data", _VARIANTS_FILE)
+    with ref.open("r", encoding="utf-8") as fh:
+        table = pd.read_csv(fh, dtype=str, keep_default_na=False, comment="#")
+    tag_of = {kind: tag for tag, kinds in _FORENAME_KINDS.items() for kind in kinds}
+    options: dict[str, dict[tuple[str, str], set[str]]] = {t: {} for t in _FORENAME_KINDS}
+    surnames: dict[str, set[str]] = {}
+    related: set[str] = set()
+    for kind, sex, name, variant in table.itertuples(index=False):
+        fa, fb = _fold(name), _fold(variant)
+        related.update((f"{fa}|{fb}", f"{fb}|{fa}"))
+        ways = [(name, variant)] if kind in _ONE_WAY_KINDS else [(name, variant), (variant, name)]
+        if kind == "surname":
+            for a, b in ways:
+                surnames.setdefault(a, set()).add(b)
+            continue
+        for s in ("M", "F") if sex == "U" else (sex,):
+            for a, b in ways:
+                options[tag_of[kind]].setdefault((a, s), set()).add(b)
+    return _Variants(
+        forenames=MappingProxyType(
+            {
+                tag: MappingProxyType({k: tuple(sorted(v)) for k, v in sorted(by.items())})
+                for tag, by in options.items()
+            }
+        ),
+        surnames=MappingProxyType({k: tuple(sorted(v)) for k, v in sorted(surnames.items())}),
+        related=frozenset(related),
+    )
+
+
+@lru_cache(maxsize=1 << 16)
+def _fold(name: str) -> str:
+    """Lower case, accents, hyphens, apostrophes and spaces removed (Zoë-Mae -> zoemae)."""
+    return "".join(ch for ch in _strip_accents(name).lower() if ch.isalpha())
 
 
 class _Streams:
@@ -1282,12 +1316,7 @@ def _make_people(cfg: SynthConfig, tables: _Tables, places: _Places, rngs: _Stre
 
     # forenames: some families in every community choose English names
     fn_comm = np.where((comm != wb) & (prng.random(n) < 0.1), wb, comm)
-    forename = draws.forenames(fn_comm, sex, prng)
-    for _ in range(50):  # siblings (and twins) never share a forename
-        dup = pd.DataFrame({"h": hh, "f": forename}).duplicated().to_numpy()
-        if not dup.any():
-            break
-        forename[dup] = draws.forenames(fn_comm[dup], sex[dup], prng)
+    forename = _sibling_forenames(draws, fn_comm, sex, sizes, prng)
 
     # titles (Singh/Kaur, Begum/Bibi/...)
     title = np.full(n, "", dtype=object)
@@ -1366,6 +1395,96 @@ def _make_people(cfg: SynthConfig, tables: _Tables, places: _Places, rngs: _Stre
     _make_namesakes(cfg, people, sizes, rngs.get("namesakes"))
     _make_aliases(cfg, tables, draws, people, rngs.get("aliases"))
     return people
+
+
+def _sibling_forenames(
+    draws: _NameDraws,
+    community: Array,
+    sex: Array,
+    sizes: Array,
+    rng: np.random.Generator,
+) -> Array:
+    """Forenames of the young people, household by household, as parents name children.
+
+    Brothers and sisters, twins or not, never share a name or one name written two
+    ways (:func:`_related_names`: Freddie/Freddy, Alfie/Alf, Leila/Layla). Their names
+    are unrelated, not even alliterative or rhyming, except for
+    ``_SIBLINGS_ALIKE_SHARE`` of the pairs whose names deliberately are (Harry and
+    Holly). A younger sibling's name is drawn again until it fits.
+    """
+    forename = draws.forenames(community, sex, rng)
+    a, b = _sibling_pairs(sizes)
+    want_alike = rng.random(len(a)) < _SIBLINGS_ALIKE_SHARE
+    check = np.ones(len(a), dtype=bool)
+    for round_ in range(_NAME_DRAW_ROUNDS):
+        if round_ == _NAME_DRAW_ROUNDS // 2:
+            want_alike[:] = False  # a rare alike pair not found: settle for unrelated names
+        pa, pb = a[check], b[check]
+        bad = _related_names(forename[pa], forename[pb])
+        bad |= _alike_names(forename[pa], forename[pb]) != want_alike[check]
+        redraw = np.unique(pb[bad])
+        if not len(redraw):
+            break
+        forename[redraw] = draws.forenames(community[redraw], sex[redraw], rng)
+        check = np.isin(a, redraw) | np.isin(b, redraw)
+    return forename
+
+
+def _sibling_pairs(sizes: Array) -> tuple[Array, Array]:
+    """Every pair of young people in the same household, as (elder, younger) indices."""
+    first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    elder, younger = [], []
+    for k in range(2, int(sizes.max(initial=1)) + 1):
+        starts = first[sizes == k]
+        for i, j in combinations(range(k), 2):
+            elder.append(starts + i)
+            younger.append(starts + j)
+    if not elder:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(elder), np.concatenate(younger)
+
+
+def _related_names(a: Array, b: Array) -> Array:
+    """True where two names are one name written two ways.
+
+    That is: the same once folded (Zoë/Zoe), a pair of the generator's variant table
+    (Charlotte/Charlie, Yusuf/Yousef), one the start of the other (Alf/Alfie,
+    Fred/Freddie) or the same consonants in the same order (Jayden/Jaden, Leila/Layla).
+    """
+    pair = np.asarray(a, dtype=object) + "|" + np.asarray(b, dtype=object)
+    return _per_distinct(lambda ab: _names_related(*ab.split("|")), pair).astype(bool)
+
+
+@lru_cache(maxsize=1 << 18)
+def _names_related(a: str, b: str) -> bool:
+    fa, fb = _fold(a), _fold(b)
+    short, long_ = sorted((fa, fb), key=len)
+    return (
+        fa == fb
+        or f"{fa}|{fb}" in _tables().variants.related
+        or (len(short) >= 3 and long_.startswith(short))
+        or _consonants(fa) == _consonants(fb)
+    )
+
+
+@lru_cache(maxsize=1 << 16)
+def _consonants(folded: str) -> str:
+    """The consonants of a folded name, doubled letters once (Jayden, Jaden -> jdn)."""
+    skeleton = re.sub(r"[aeiouy]+", "", folded)
+    return re.sub(r"(.)\1+", r"\1", skeleton)
+
+
+def _alike_names(a: Array, b: Array) -> Array:
+    """True where two names alliterate or rhyme: the same first letter or last three."""
+    pair = np.asarray(a, dtype=object) + "|" + np.asarray(b, dtype=object)
+
+    return _per_distinct(lambda ab: _names_alike(*ab.split("|")), pair).astype(bool)
+
+
+@lru_cache(maxsize=1 << 18)
+def _names_alike(a: str, b: str) -> bool:
+    fa, fb = _fold(a), _fold(b)
+    return fa[:1] == fb[:1] or (len(fa) >= 3 and fa[-3:] == fb[-3:])
 
 
 def _draw_sibling_dobs(
@@ -1477,7 +1596,12 @@ def _make_aliases(
     # 0 street name, 1 other surname, 2 other forename, 3 false identity
     comm = np.where(rng.random(n) < 0.5, p.community, wb)
     other_fn = draws.forenames(comm, p.sex, rng)
-    other_fn = np.where(other_fn == p.forename, draws.forenames(comm, p.sex, rng), other_fn)
+    same = np.arange(n)
+    for _ in range(_NAME_DRAW_ROUNDS):  # another name, not the true one written another way
+        same = same[_related_names(other_fn[same], p.forename[same])]
+        if not len(same):
+            break
+        other_fn[same] = draws.forenames(comm[same], p.sex[same], rng)
     other_sn = draws.surname_text(draws.surname_rows(comm, rng), -np.ones(n, int), p.sex)
     moniker = tables.monikers[rng.integers(0, len(tables.monikers), n)]
     surname = p.surname
@@ -1678,36 +1802,40 @@ def _corrupt_names(c: _Corruptor, tables: _Tables, p: _People, pi: Array) -> dic
 
     # forename: a nickname, another spelling or the middle name (at most one)
     key = forename + "|" + sex
-    nick_ok = _per_distinct(lambda k: tuple(k.split("|")) in tables.nicknames, key).astype(bool)
-    var_ok = _per_distinct(lambda f: f in tables.variants, forename).astype(bool)
+    by_tag = tables.variants.forenames
+    ok = {
+        tag: _per_distinct(lambda k, t=tag: tuple(k.split("|")) in by_tag[t], key).astype(bool)
+        for tag in _FORENAME_KINDS
+    }
     first_middle = _per_distinct(lambda m: m.split(" ", 1)[0] if m else "", p.middle[pi])
     mid_ok = (first_middle != "") & ~as_main
     chosen = c.choose(
         [
-            ("nickname", c.p("nickname_rate"), nick_ok),
-            ("variant_forename", c.p("spelling_variant_rate"), var_ok),
+            ("nickname", c.p("nickname_rate"), ok["nickname"]),
+            ("variant_forename", c.p("spelling_variant_rate"), ok["variant_forename"]),
+            ("anglicised_forename", c.p("anglicised_rate"), ok["anglicised_forename"]),
             ("middle_as_forename", c.p("middle_as_forename_rate"), mid_ok),
         ]
     )
     for tag, mask in chosen.items():
         c.tag(tag, mask)
-    w = np.flatnonzero(chosen["nickname"])
-    forename[w] = _pick_option(
-        [tables.nicknames[(f, s)] for f, s in zip(forename[w], sex[w], strict=True)], rng
-    )
-    w = np.flatnonzero(chosen["variant_forename"])
-    forename[w] = _pick_option([tables.variants[f] for f in forename[w]], rng)
+    for tag in _FORENAME_KINDS:
+        w = np.flatnonzero(chosen[tag])
+        forename[w] = _pick_option(
+            [by_tag[tag][(f, s)] for f, s in zip(forename[w], sex[w], strict=True)], rng
+        )
     w = np.flatnonzero(chosen["middle_as_forename"])
     rest = _per_distinct(lambda m: m.split(" ", 1)[1] if " " in m else "", p.middle[pi][w])
     middle[w] = _join([forename[w], rest], " ")
     forename[w] = first_middle[w]
 
     # surname: another spelling
-    svar_ok = _per_distinct(lambda s: s in tables.variants, surname).astype(bool)
+    spellings = tables.variants.surnames
+    svar_ok = _per_distinct(lambda s: s in spellings, surname).astype(bool)
     svar = svar_ok & (c.u() < c.p("spelling_variant_rate"))
     c.tag("variant_surname", svar)
     w = np.flatnonzero(svar)
-    surname[w] = _pick_option([tables.variants[s] for s in surname[w]], rng)
+    surname[w] = _pick_option([spellings[s] for s in surname[w]], rng)
 
     # forename and surname swapped
     swap = (c.u() < c.p("name_swap_rate")) & (surname != "")
@@ -2552,16 +2680,14 @@ def _sibling_referral(
     n = len(who)
     sex = np.where(rng.random(n) < 0.5, "M", "F").astype(object)
     forename = draws.forenames(p.community[who], sex, rng)
-    taken = set(zip(p.household.tolist(), p.forename.tolist(), strict=True))
-    for _ in range(50):
-        clash = np.array(
-            [
-                (h, f) in taken
-                for h, f in zip(p.household[who].tolist(), forename.tolist(), strict=True)
-            ],
-            bool,
-        )
-        if not clash.any():
+    # the household's young people: referral i against member j (never one name two ways)
+    first = np.searchsorted(p.household, p.household[who])
+    size = np.bincount(p.household)[p.household[who]]
+    ref_i = np.repeat(np.arange(n), size)
+    member = first[ref_i] + np.arange(len(ref_i)) - np.repeat(np.cumsum(size) - size, size)
+    for _ in range(_NAME_DRAW_ROUNDS):
+        clash = np.unique(ref_i[_related_names(forename[ref_i], p.forename[member])])
+        if not len(clash):
             break
         forename[clash] = draws.forenames(p.community[who][clash], sex[clash], rng)
     gap = rng.integers(400, 1500, n).astype("timedelta64[D]")
