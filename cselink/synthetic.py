@@ -23,8 +23,10 @@ How the population is made
 * **Households.** One to four young people each, in an LA drawn by weight, with a
   community drawn from the LA's mix (``la_communities.csv``). Siblings share the
   address and surname; ``twin_rate`` of the households with two or more children
-  have twins (same DOB, the same sex two times in three; forenames always differ
-  within a household).
+  have twins (same DOB, the same sex two times in three; about 3% of young people
+  are twins). Brothers and sisters, twins or not, are named as parents name them:
+  never one name written two ways (Freddie/Freddy, Alfie/Alf, Leila/Layla), and
+  alliterative or rhyming names (Harry and Holly) for only 5% of pairs.
 * **Names.** Forenames by community and sex and surnames by community, with Zipf-like
   weights by rank (``forenames.csv``, ``surnames.csv``; white British surnames have
   a long tail of about 2,000 rare toponymic names). Polish, Lithuanian and Slovak
@@ -33,6 +35,11 @@ How the population is made
   middle name after the family name or (in some families) as the surname itself.
   Most children have a middle name. 3% of white British and Irish families have a
   double-barrelled surname from birth.
+* **Name variants** come only from the generator's own table
+  ``synth_name_variants.csv`` (UK short forms, spellings, transliterations, anglicised
+  forms and surname spellings, written for the generator), never from the matcher's
+  knowledge (``name_variants.csv``, the ``nicknames`` package): the matcher's recall
+  on them measures what it knows, not a copy of it.
 * **Surname changes** (``surname_change_rate`` of households): to a step-parent's
   surname, from the mother's to the father's, or to a double-barrelled name. The
   former surname lingers in some agencies (``stale_surname_rate``).
@@ -2397,17 +2404,9 @@ def _relations_frame(p: _People) -> pd.DataFrame:
     birth or the postcode district (the hard ones; all same-name pairs would grow with
     the square of the population).
     """
-    frames = []
-    sizes = np.bincount(p.household)
-    first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    for k in range(2, int(sizes.max(initial=1)) + 1):
-        starts = first[sizes == k]
-        for i, j in combinations(range(k), 2):
-            a, b = starts + i, starts + j
-            twin = p.twin[a] & p.twin[b]
-            frames.append(
-                pd.DataFrame({"a": a, "b": b, "relation": np.where(twin, "twin", "sibling")})
-            )
+    a, b = _sibling_pairs(np.bincount(p.household))
+    twin = p.twin[a] & p.twin[b]
+    frames = [pd.DataFrame({"a": a, "b": b, "relation": np.where(twin, "twin", "sibling")})]
     made = np.flatnonzero(p.namesake_of >= 0)
     frames.append(
         pd.DataFrame(
