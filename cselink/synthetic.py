@@ -27,9 +27,15 @@ How the population is made
   are twins). Brothers and sisters, twins or not, are named as parents name them:
   never one name written two ways (Freddie/Freddy, Alfie/Alf, Leila/Layla), and
   alliterative or rhyming names (Harry and Holly) for only 5% of pairs.
-* **Names.** Forenames by community and sex and surnames by community, with Zipf-like
-  weights by rank (``forenames.csv``, ``surnames.csv``; white British surnames have
-  a long tail of about 2,000 rare toponymic names). Polish, Lithuanian and Slovak
+* **Names.** Forenames by community, sex and birth year and surnames by community, at
+  approximate England and Wales shares (``frequency`` and ``trend`` in
+  ``forenames.csv``, ``surnames.csv``): the top names take a few percent of births
+  each, names rise and fall (Jack and Jessica for the older cohorts, Arthur and
+  Willow for the younger), and the births the lists do not cover go to a long tail
+  of rarer spellings (Jaxon, Evee) and double names (Lacey-Mae); white British
+  surnames run from Smith (about 1.5%) down a Zipf-like curve to about 2,000 rare
+  toponymic names. ``name_frequencies="flat"`` gives the lists' rank weights
+  instead, every cohort alike and no tail: a labelled contrast. Polish, Lithuanian and Slovak
   surnames take their female form for girls (Kowalski/Kowalska). Sikh children carry
   Singh/Kaur, and some Bangladeshi and Pakistani girls Begum/Bibi/Khatun/Akter, as a
   middle name after the family name or (in some families) as the surname itself.
@@ -343,6 +349,7 @@ AGENCY_FACTORS: Final[Mapping[str, Mapping[str, float]]] = MappingProxyType(
     }
 )
 
+_NAME_FREQUENCIES: Final[tuple[str, ...]] = ("realistic", "flat")
 _TAG_BIT: Final[dict[str, int]] = {t: i for i, t in enumerate(TAGS)}
 _REFERRAL_SHARES: Final[tuple[str, ...]] = tuple(f"referral_{s}_share" for s in REFERRAL_SCENARIOS)
 # NHS numbers come from the 999 test range: about 900,000 valid numbers.
@@ -371,6 +378,11 @@ class SynthConfig:
         referrals: referral forms to make; None means one per 20 people, at least 10.
             A population too small to supply the known young people a scenario needs
             gets fewer (an ``other_name`` referral falls back to ``same_name`` first).
+        name_frequencies: ``realistic`` (forenames by birth year and sex at their
+            approximate England and Wales shares, with a long tail of rarer
+            spellings; Zipf-like surnames, Smith about 1.5% of white British people)
+            or ``flat``, a labelled contrast: the lists' rank weights, the same for
+            every cohort, no tail (the generator before realistic frequencies).
         twin_rate: households with two or more children whose eldest two are twins
             (the default makes about 3% of young people twins, as of births in
             England and Wales).
@@ -438,6 +450,7 @@ class SynthConfig:
     max_age: int = 19
     local_authorities: int = 8
     referrals: int | None = None
+    name_frequencies: str = "realistic"
     # people and households
     twin_rate: float = 0.053
     namesake_rate: float = 0.01
@@ -522,6 +535,8 @@ class SynthConfig:
             whole("referrals", 0, 1_000_000)
         if not out and self.max_age < self.min_age:
             out.append("max_age must not be below min_age")
+        if self.name_frequencies not in _NAME_FREQUENCIES:
+            out.append(f"name_frequencies must be one of {', '.join(_NAME_FREQUENCIES)}")
         if self.difficulty not in DIFFICULTIES:
             hint = difflib.get_close_matches(str(self.difficulty), list(DIFFICULTIES), n=1)
             tip = f" (did you mean {hint[0]!r}?)" if hint else ""
@@ -810,6 +825,15 @@ _UNIT_LETTERS = np.array(list("ABDEFGHJLNPQRSTUWXYZ"), dtype=object)
 _HOUSES_PER_STREET = 200
 _HOUSES_PER_UNIT = 25
 _MIDDLE_POOL = "english_middle"  # middle-name-only forename list
+_FREQUENCY_YEAR = 2012  # the birth year of forenames.csv's frequency column
+# Double forenames in the long tail, in the communities that use them (Lacey-Mae, Alfie-James).
+_COMPOUND_COMMUNITIES = frozenset({"white_british", "gypsy_irish_traveller", "black_caribbean"})
+_COMPOUND_SECONDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        "M": ("James", "Jay", "Lee", "John", "Ray", "Joe"),
+        "F": ("Mae", "May", "Rose", "Grace", "Louise", "Jayne", "Leigh"),
+    }
+)
 _ANGLO = ("white_british", "irish", "gypsy_irish_traveller", "black_caribbean")
 _BIRTH_DOUBLE_BARREL = {"white_british": 0.03, "irish": 0.03}
 _CHILDREN_P = (0.52, 0.31, 0.12, 0.05)  # 1 to 4 young people per household
@@ -855,8 +879,8 @@ class _Tables:
     """The reference lists of cselink/data, loaded once."""
 
     communities: tuple[str, ...]
-    forenames: pd.DataFrame  # community, sex, name, weight
-    surnames: pd.DataFrame  # community, name, female_form, weight
+    forenames: pd.DataFrame  # community, sex, name, weight, frequency, trend
+    surnames: pd.DataFrame  # community, name, female_form, weight, frequency
     las: pd.DataFrame  # la_number, la_name, weight
     districts: pd.DataFrame  # la_number, district, town
     la_communities: pd.DataFrame  # la_number, community, share
@@ -876,9 +900,11 @@ def _read_data(name: str) -> pd.DataFrame:
 @lru_cache(maxsize=1)
 def _tables() -> _Tables:
     forenames = _read_data("forenames.csv")
-    forenames["weight"] = forenames["weight"].astype(float)
+    for column in ("weight", "frequency", "trend"):
+        forenames[column] = forenames[column].astype(float)
     surnames = _read_data("surnames.csv")
-    surnames["weight"] = surnames["weight"].astype(float)
+    for column in ("weight", "frequency"):
+        surnames[column] = surnames[column].astype(float)
     las = _read_data("local_authorities.csv")
     las["weight"] = las["weight"].astype(float)
     districts = _read_data("postcode_districts.csv")
@@ -1187,41 +1213,111 @@ class _People:
         return len(self.person_id)
 
 
-class _NameDraws:
-    """Weighted draws of forenames and surnames by community and sex."""
+@dataclass(frozen=True, slots=True)
+class _ForenameWeights:
+    """How one (community, sex) list draws forenames in one birth year."""
 
-    def __init__(self, tables: _Tables) -> None:
+    cum: Array  # cumulative weights of the list's names
+    rare: Array  # rarer spellings of them, drawn uniformly in the tail
+    seconds: tuple[str, ...]  # second halves of double names (Lacey-Mae, Alfie-James)
+    tail_share: float  # births that go to the tail
+
+
+class _NameDraws:
+    """Weighted draws of forenames and surnames by community, sex and birth year.
+
+    With ``realistic`` frequencies a forename's weight in birth year ``y`` is
+    ``frequency x exp(trend x (y - 2012))`` (``forenames.csv``), and the births that the
+    list's names do not take (``1 - sum(frequency) / 10,000``) go to the long tail: a
+    rarer spelling of a listed name (Jaxon, Evee) from the generator's variant table.
+    Surnames follow ``surnames.csv``'s ``frequency``. Otherwise (``flat``, a labelled
+    contrast) every cohort draws by the lists' rank ``weight`` and there is no tail.
+    """
+
+    def __init__(self, tables: _Tables, realistic: bool = True) -> None:
         self.tables = tables
+        self.realistic = realistic
         fn = tables.forenames
         self.fn_names = fn["name"].to_numpy(dtype=object)
-        self.fn_groups: dict[tuple[str, str], tuple[Array, Array]] = {}
-        for (comm, sex), group in fn.groupby(["community", "sex"], sort=True):
-            self.fn_groups[(str(comm), str(sex))] = (
-                group.index.to_numpy(),
-                _cumulative(group["weight"].to_numpy()),
-            )
+        self.fn_index: dict[tuple[str, str], Array] = {
+            (str(comm), str(sex)): group.index.to_numpy()
+            for (comm, sex), group in fn.groupby(["community", "sex"], sort=True)
+        }
+        self._fn_cum: dict[tuple[str, str, int], _ForenameWeights] = {}
         sn = tables.surnames
         self.sn_male = sn["name"].to_numpy(dtype=object)
         self.sn_female = np.where(sn["female_form"] != "", sn["female_form"], sn["name"]).astype(
             object
         )
+        column = "frequency" if realistic else "weight"
         self.sn_groups: dict[str, tuple[Array, Array]] = {}
         for comm, group in sn.groupby("community", sort=True):
             self.sn_groups[str(comm)] = (
                 group.index.to_numpy(),
-                _cumulative(group["weight"].to_numpy()),
+                _cumulative(group[column].to_numpy()),
             )
 
+    def _forename_weights(self, group: tuple[str, str], year: int) -> _ForenameWeights:
+        """The draw of a (community, sex) list in a birth year (see the class docstring)."""
+        key = (*group, year)
+        if key not in self._fn_cum:
+            rows = self.tables.forenames.loc[self.fn_index[group]]
+            if not self.realistic:
+                self._fn_cum[key] = _ForenameWeights(
+                    _cumulative(rows["weight"].to_numpy()), _blank(0), (), 0.0
+                )
+                return self._fn_cum[key]
+            freq = rows["frequency"].to_numpy()
+            weight = freq * np.exp(rows["trend"].to_numpy() * (year - _FREQUENCY_YEAR))
+            spellings = self.tables.variants.forenames["variant_forename"]
+            rare = sorted(
+                {v for n in rows["name"] for v in spellings.get((n, group[1]), ())}
+                - set(rows["name"])
+            )
+            seconds = _COMPOUND_SECONDS[group[1]] if group[0] in _COMPOUND_COMMUNITIES else ()
+            self._fn_cum[key] = _ForenameWeights(
+                _cumulative(weight),
+                _obj(rare),
+                seconds,
+                max(0.0, 1.0 - float(freq.sum()) / 10_000) if (rare or seconds) else 0.0,
+            )
+        return self._fn_cum[key]
+
     def forenames(
-        self, community: Array, sex: Array, rng: np.random.Generator, pool: str | None = None
+        self,
+        community: Array,
+        sex: Array,
+        rng: np.random.Generator,
+        pool: str | None = None,
+        year: Array | None = None,
     ) -> Array:
-        """A forename per person (community codes, sex "M"/"F"), from ``pool`` if given."""
-        out = np.empty(len(community), dtype=object)
-        key = np.asarray(community, dtype=np.int64) * 2 + (np.asarray(sex) == "F")
+        """A forename per person (community codes, sex "M"/"F"), from ``pool`` if given.
+
+        ``year`` is each person's birth year (None: the frequency tables' own year).
+        """
+        n = len(community)
+        out = np.empty(n, dtype=object)
+        years = np.full(n, _FREQUENCY_YEAR) if year is None else np.asarray(year, np.int64)
+        key = (np.asarray(community, dtype=np.int64) * 2 + (np.asarray(sex) == "F")) * 10_000
+        key = key + (years if pool is None else _FREQUENCY_YEAR)
         for k, where in _groups(key):
-            comm = self.tables.communities[k // 2]
-            idx, cum = self.fn_groups[(pool or comm, "MF"[k % 2])]
-            out[where] = self.fn_names[idx[_pick(rng, cum, len(where))]]
+            group = (pool or self.tables.communities[k // 20_000], "MF"[k // 10_000 % 2])
+            draw = self._forename_weights(group, k % 10_000)
+            names = self.fn_names[self.fn_index[group][_pick(rng, draw.cum, len(where))]]
+            tail = np.flatnonzero(rng.random(len(where)) < draw.tail_share)
+            if len(tail):
+                # half rarer spellings, half double names (Lacey-Mae) where families use them
+                spelt = (rng.random(len(tail)) < 0.5) | (not draw.seconds)
+                if not len(draw.rare):
+                    spelt[:] = False
+                pick = tail[spelt]
+                names[pick] = draw.rare[rng.integers(0, len(draw.rare), len(pick))]
+                pick = tail[~spelt & ~np.char.count(names[tail].astype(str), "-").astype(bool)]
+                second = np.array(draw.seconds, dtype=object)
+                if len(second):
+                    halves = second[rng.integers(0, len(second), len(pick))]
+                    names[pick] = names[pick] + "-" + halves
+            out[where] = names
         return out
 
     def surname_rows(self, community: Array, rng: np.random.Generator) -> Array:
@@ -1244,7 +1340,7 @@ class _NameDraws:
 def _make_people(cfg: SynthConfig, tables: _Tables, places: _Places, rngs: _Streams) -> _People:
     """Households, then the young people in them, then namesakes."""
     rng = rngs.get("households")
-    draws = _NameDraws(tables)
+    draws = _NameDraws(tables, realistic=cfg.name_frequencies == "realistic")
     n_comm = len(tables.communities)
     wb = tables.communities.index("white_british")
 
@@ -1323,7 +1419,8 @@ def _make_people(cfg: SynthConfig, tables: _Tables, places: _Places, rngs: _Stre
 
     # forenames: some families in every community choose English names
     fn_comm = np.where((comm != wb) & (prng.random(n) < 0.1), wb, comm)
-    forename = _sibling_forenames(draws, fn_comm, sex, sizes, prng)
+    year = _birth_years(dob)
+    forename = _sibling_forenames(draws, fn_comm, sex, year, sizes, prng)
 
     # titles (Singh/Kaur, Begum/Bibi/...)
     title = np.full(n, "", dtype=object)
@@ -1344,7 +1441,7 @@ def _make_people(cfg: SynthConfig, tables: _Tables, places: _Places, rngs: _Stre
     m1 = np.where(
         english,
         draws.forenames(comm, sex, prng, pool=_MIDDLE_POOL),
-        draws.forenames(comm, sex, prng),
+        draws.forenames(comm, sex, prng, year=year),
     )
     m2 = draws.forenames(comm, sex, prng, pool=_MIDDLE_POOL)
     second = has_middle & anglo & (prng.random(n) < 0.12) & (m2 != m1)
@@ -1408,6 +1505,7 @@ def _sibling_forenames(
     draws: _NameDraws,
     community: Array,
     sex: Array,
+    year: Array,
     sizes: Array,
     rng: np.random.Generator,
 ) -> Array:
@@ -1419,7 +1517,7 @@ def _sibling_forenames(
     ``_SIBLINGS_ALIKE_SHARE`` of the pairs whose names deliberately are (Harry and
     Holly). A younger sibling's name is drawn again until it fits.
     """
-    forename = draws.forenames(community, sex, rng)
+    forename = draws.forenames(community, sex, rng, year=year)
     a, b = _sibling_pairs(sizes)
     want_alike = rng.random(len(a)) < _SIBLINGS_ALIKE_SHARE
     check = np.ones(len(a), dtype=bool)
@@ -1432,7 +1530,9 @@ def _sibling_forenames(
         redraw = np.unique(pb[bad])
         if not len(redraw):
             break
-        forename[redraw] = draws.forenames(community[redraw], sex[redraw], rng)
+        forename[redraw] = draws.forenames(
+            community[redraw], sex[redraw], rng, year=year[redraw]
+        )
         check = np.isin(a, redraw) | np.isin(b, redraw)
     return forename
 
@@ -1526,6 +1626,11 @@ def _random_dobs(cfg: SynthConfig, n: int, rng: np.random.Generator) -> Array:
     return ref - rng.integers(youngest, oldest + 1, n).astype("timedelta64[D]")
 
 
+def _birth_years(dob: Array) -> Array:
+    """The calendar year of each date of birth."""
+    return np.asarray(dob, dtype="datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+
+
 def _years_before(day: dt.date, years: int) -> dt.date:
     try:
         return day.replace(year=day.year - years)
@@ -1602,13 +1707,14 @@ def _make_aliases(
     kind = _pick(rng, _cumulative(np.array([0.35, 0.25, 0.25, 0.15])), n)
     # 0 street name, 1 other surname, 2 other forename, 3 false identity
     comm = np.where(rng.random(n) < 0.5, p.community, wb)
-    other_fn = draws.forenames(comm, p.sex, rng)
+    year = _birth_years(p.dob)
+    other_fn = draws.forenames(comm, p.sex, rng, year=year)
     same = np.arange(n)
     for _ in range(_NAME_DRAW_ROUNDS):  # another name, not the true one written another way
         same = same[_related_names(other_fn[same], p.forename[same])]
         if not len(same):
             break
-        other_fn[same] = draws.forenames(comm[same], p.sex[same], rng)
+        other_fn[same] = draws.forenames(comm[same], p.sex[same], rng, year=year[same])
     other_sn = draws.surname_text(draws.surname_rows(comm, rng), -np.ones(n, int), p.sex)
     moniker = tables.monikers[rng.integers(0, len(tables.monikers), n)]
     surname = p.surname
@@ -1620,7 +1726,7 @@ def _make_aliases(
     # a second alias for a quarter of high-risk alias holders
     two = has & (p.risk == 2) & (rng.random(n) < 0.25)
     fals = (
-        draws.forenames(comm, p.sex, rng)
+        draws.forenames(comm, p.sex, rng, year=year)
         + " "
         + draws.surname_text(draws.surname_rows(comm, rng), -np.ones(n, int), p.sex)
     )
@@ -2483,7 +2589,7 @@ def _make_referrals(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Referral forms and who they really are (see the module docstring)."""
     rng = rngs.get("referrals")
-    draws = _NameDraws(tables)
+    draws = _NameDraws(tables, realistic=cfg.name_frequencies == "realistic")
     total = cfg.referral_count
     shares = np.array([getattr(cfg, s) for s in _REFERRAL_SHARES])
     counts = np.floor(shares * total).astype(int)
@@ -2656,7 +2762,7 @@ def _unknown_referrals(
     addr = _draw_addresses(places, la, rng)
     dob = _random_dobs(cfg, k, rng)
     return {
-        "forename": draws.forenames(comm, sex, rng),
+        "forename": draws.forenames(comm, sex, rng, year=_birth_years(dob)),
         "middle_names": _blank(k),
         "surname": draws.surname_text(draws.surname_rows(comm, rng), -np.ones(k, int), sex),
         "aliases": _blank(k),
@@ -2678,7 +2784,11 @@ def _sibling_referral(
     """A brother or sister of a known person, at their address, whom no agency holds."""
     n = len(who)
     sex = np.where(rng.random(n) < 0.5, "M", "F").astype(object)
-    forename = draws.forenames(p.community[who], sex, rng)
+    gap = rng.integers(400, 1500, n).astype("timedelta64[D]")
+    latest = np.datetime64(_years_before(cfg.reference_day, cfg.min_age), "D")
+    dob = np.where(p.dob[who] + gap <= latest, p.dob[who] + gap, p.dob[who] - gap)
+    year = _birth_years(dob)
+    forename = draws.forenames(p.community[who], sex, rng, year=year)
     # the household's young people: referral i against member j (never one name two ways)
     first = np.searchsorted(p.household, p.household[who])
     size = np.bincount(p.household)[p.household[who]]
@@ -2688,10 +2798,9 @@ def _sibling_referral(
         clash = np.unique(ref_i[_related_names(forename[ref_i], p.forename[member])])
         if not len(clash):
             break
-        forename[clash] = draws.forenames(p.community[who][clash], sex[clash], rng)
-    gap = rng.integers(400, 1500, n).astype("timedelta64[D]")
-    latest = np.datetime64(_years_before(cfg.reference_day, cfg.min_age), "D")
-    dob = np.where(p.dob[who] + gap <= latest, p.dob[who] + gap, p.dob[who] - gap)
+        forename[clash] = draws.forenames(
+            p.community[who][clash], sex[clash], rng, year=year[clash]
+        )
     family = draws.surname_text(p.family_rows[who, 0], p.family_rows[who, 1], sex)
     same_title = p.title_is_surname[who] & (sex == p.sex[who])
     return _referral_rows(

@@ -743,3 +743,43 @@ def test_siblings_names_follow_naming_practice(families) -> None:
         assert not any(same), relation
         alike = np.array([x[0] == y[0] or x[-3:] == y[-3:] for x, y in zip(a, b, strict=True)])
         assert 0.005 <= alike.mean() <= 0.08, relation
+
+
+# --------------------------------------------------------------------------- name frequencies
+
+
+@pytest.fixture(scope="module")
+def cohorts() -> pd.DataFrame:
+    """18 birth cohorts (ages 0 to 17) with realistic name frequencies."""
+    frames = generate_frames(SynthConfig(people=30_000, seed=9, min_age=0, max_age=17))
+    people = frames.people
+    return people.assign(year=people["dob"].str[:4].astype(int))
+
+
+def test_forenames_follow_realistic_shares_and_change_by_birth_year(cohorts) -> None:
+    for sex in "MF":
+        shares = cohorts.loc[cohorts["sex"] == sex, "forename"].value_counts(normalize=True)
+        assert 0.01 <= shares.iloc[0] <= 0.04  # the top name: a few percent
+        assert 0.35 <= shares.head(100).sum() <= 0.7  # the top 100 about half the births
+        assert len(shares) >= 600  # and a long tail
+    white = cohorts[cohorts["community"] == "white_british"]
+    early, late = white[white["year"] <= 2012], white[white["year"] >= 2020]
+    for rising, falling in [("Arthur", "Joshua"), ("Florence", "Jessica")]:
+        assert (late["forename"] == rising).mean() > 1.3 * (early["forename"] == rising).mean()
+        assert (early["forename"] == falling).mean() > 1.3 * (late["forename"] == falling).mean()
+
+
+def test_surnames_are_zipf_like_with_smith_first(cohorts) -> None:
+    white = cohorts.loc[cohorts["community"] == "white_british", "surname"]
+    shares = white.str.split("-").str[0].value_counts(normalize=True)
+    assert list(shares.index[:2]) == ["Smith", "Jones"]
+    assert 0.01 <= shares["Smith"] <= 0.02
+    assert shares.head(10).sum() < 0.1
+
+
+def test_flat_names_are_a_labelled_contrast() -> None:
+    flat = generate_frames(SynthConfig(people=3000, seed=9, name_frequencies="flat")).people
+    real = generate_frames(SynthConfig(people=3000, seed=9)).people
+    assert flat["forename"].nunique() < real["forename"].nunique()
+    with pytest.raises(ConfigError, match="name_frequencies"):
+        SynthConfig(name_frequencies="uniform")
