@@ -33,12 +33,13 @@ How the population is made
   each, names rise and fall (Jack and Jessica for the older cohorts, Arthur and
   Willow for the younger), and the births the lists do not cover go to a long tail
   of rarer spellings (Jaxon, Evee) and double names (Lacey-Mae); white British
-  surnames run from Smith (about 1.5%) down a Zipf-like curve to about 2,000 rare
+  surnames run from Smith (about 1.4%) down a Zipf-like curve to about 2,000 rare
   toponymic names. ``name_frequencies="flat"`` gives the lists' rank weights
-  instead, every cohort alike and no tail: a labelled contrast. Polish, Lithuanian and Slovak
-  surnames take their female form for girls (Kowalski/Kowalska). Sikh children carry
-  Singh/Kaur, and some Bangladeshi and Pakistani girls Begum/Bibi/Khatun/Akter, as a
-  middle name after the family name or (in some families) as the surname itself.
+  instead, every cohort alike and no tail: a labelled contrast. Polish, Lithuanian
+  and Slovak surnames take their female form for girls (Kowalski/Kowalska). Sikh
+  children carry Singh/Kaur, and some Bangladeshi and Pakistani girls
+  Begum/Bibi/Khatun/Akter, as a middle name after the family name or (in some
+  families) as the surname itself.
   Most children have a middle name. 3% of white British and Irish families have a
   double-barrelled surname from birth.
 * **Name variants** come only from the generator's own table
@@ -380,7 +381,7 @@ class SynthConfig:
             gets fewer (an ``other_name`` referral falls back to ``same_name`` first).
         name_frequencies: ``realistic`` (forenames by birth year and sex at their
             approximate England and Wales shares, with a long tail of rarer
-            spellings; Zipf-like surnames, Smith about 1.5% of white British people)
+            spellings; Zipf-like surnames, Smith about 1.4% of white British people)
             or ``flat``, a labelled contrast: the lists' rank weights, the same for
             every cohort, no tail (the generator before realistic frequencies).
         twin_rate: households with two or more children whose eldest two are twins
