@@ -844,6 +844,8 @@ _TWINS_SAME_SEX = 2 / 3
 # Bella); the rest have unrelated names, and no siblings have one name written two ways.
 _SIBLINGS_ALIKE_SHARE = 0.05
 _NAME_DRAW_ROUNDS = 200
+_NAME_CANDIDATES = 8  # names drawn at once for a sibling whose name does not fit
+_ALIKE_ROUNDS = 12  # rounds of candidates for a sibling pair meant to alliterate or rhyme
 # community -> sex -> (share with a title, titles, weights); and the share of families
 # that register the title as the surname.
 _TITLES: Final[dict[str, dict[str, tuple[float, tuple[str, ...], tuple[float, ...]]]]] = {
@@ -1291,10 +1293,12 @@ class _NameDraws:
         rng: np.random.Generator,
         pool: str | None = None,
         year: Array | None = None,
+        tail: bool = True,
     ) -> Array:
         """A forename per person (community codes, sex "M"/"F"), from ``pool`` if given.
 
-        ``year`` is each person's birth year (None: the frequency tables' own year).
+        ``year`` is each person's birth year (None: the frequency tables' own year);
+        ``tail=False`` draws only the lists' names (for middle names).
         """
         n = len(community)
         out = np.empty(n, dtype=object)
@@ -1305,15 +1309,17 @@ class _NameDraws:
             group = (pool or self.tables.communities[k // 20_000], "MF"[k // 10_000 % 2])
             draw = self._forename_weights(group, k % 10_000)
             names = self.fn_names[self.fn_index[group][_pick(rng, draw.cum, len(where))]]
-            tail = np.flatnonzero(rng.random(len(where)) < draw.tail_share)
-            if len(tail):
+            share = draw.tail_share if tail else 0.0
+            in_tail = np.flatnonzero(rng.random(len(where)) < share)
+            if len(in_tail):
                 # half rarer spellings, half double names (Lacey-Mae) where families use them
-                spelt = (rng.random(len(tail)) < 0.5) | (not draw.seconds)
+                spelt = (rng.random(len(in_tail)) < 0.5) | (not draw.seconds)
                 if not len(draw.rare):
                     spelt[:] = False
-                pick = tail[spelt]
+                pick = in_tail[spelt]
                 names[pick] = draw.rare[rng.integers(0, len(draw.rare), len(pick))]
-                pick = tail[~spelt & ~np.char.count(names[tail].astype(str), "-").astype(bool)]
+                hyphen = np.char.count(names[in_tail].astype(str), "-").astype(bool)
+                pick = in_tail[~spelt & ~hyphen]
                 second = np.array(draw.seconds, dtype=object)
                 if len(second):
                     halves = second[rng.integers(0, len(second), len(pick))]
@@ -1442,12 +1448,21 @@ def _make_people(cfg: SynthConfig, tables: _Tables, places: _Places, rngs: _Stre
     m1 = np.where(
         english,
         draws.forenames(comm, sex, prng, pool=_MIDDLE_POOL),
-        draws.forenames(comm, sex, prng, year=year),
+        draws.forenames(comm, sex, prng, year=year, tail=False),
     )
     m2 = draws.forenames(comm, sex, prng, pool=_MIDDLE_POOL)
+    # a middle name is never the child's own forename, or a brother's or sister's,
+    # written some way
+    a, b = _sibling_pairs(sizes)
+    clash = _related_names(m1, forename)
+    clash[a[_related_names(m1[a], forename[b])]] = True
+    clash[b[_related_names(m1[b], forename[a])]] = True
     second = has_middle & anglo & (prng.random(n) < 0.12) & (m2 != m1)
-    middle = np.where(has_middle & (m1 != forename), m1, "")
-    middle = _join([middle, np.where(second & (m2 != forename), m2, "")], " ")
+    middle = np.where(has_middle & ~clash, m1, "")
+    clash2 = _related_names(m2, forename)
+    clash2[a[_related_names(m2[a], forename[b])]] = True
+    clash2[b[_related_names(m2[b], forename[a])]] = True
+    middle = _join([middle, np.where(second & ~clash2, m2, "")], " ")
 
     family_ab = (cur_a[hh], cur_b[hh])
     family = draws.surname_text(*family_ab, sex)
@@ -1521,21 +1536,35 @@ def _sibling_forenames(
     forename = draws.forenames(community, sex, rng, year=year)
     a, b = _sibling_pairs(sizes)
     want_alike = rng.random(len(a)) < _SIBLINGS_ALIKE_SHARE
-    check = np.ones(len(a), dtype=bool)
+    check = np.flatnonzero(np.ones(len(a), dtype=bool))
     for round_ in range(_NAME_DRAW_ROUNDS):
-        if round_ == _NAME_DRAW_ROUNDS // 2:
-            want_alike[:] = False  # a rare alike pair not found: settle for unrelated names
-        pa, pb = a[check], b[check]
-        bad = _related_names(forename[pa], forename[pb])
-        bad |= _alike_names(forename[pa], forename[pb]) != want_alike[check]
-        redraw = np.unique(pb[bad])
+        if round_ == _ALIKE_ROUNDS:
+            want_alike[:] = False  # an alike pair not found by now: settle for unrelated
+        misfit = _misfits(forename[a[check]], forename[b[check]], want_alike[check])
+        redraw = np.unique(b[check[misfit]])
         if not len(redraw):
             break
-        forename[redraw] = draws.forenames(
-            community[redraw], sex[redraw], rng, year=year[redraw]
-        )
-        check = np.isin(a, redraw) | np.isin(b, redraw)
+        # several candidates each; keep the first that fits every pair with an elder
+        cands = draws.forenames(
+            np.tile(community[redraw], _NAME_CANDIDATES),
+            np.tile(sex[redraw], _NAME_CANDIDATES),
+            rng,
+            year=np.tile(year[redraw], _NAME_CANDIDATES),
+        ).reshape(_NAME_CANDIDATES, len(redraw))
+        pairs = np.flatnonzero(np.isin(b, redraw))
+        col = np.searchsorted(redraw, b[pairs])
+        fits = np.ones(cands.shape, dtype=bool)
+        for k in range(_NAME_CANDIDATES):
+            bad = _misfits(forename[a[pairs]], cands[k, col], want_alike[pairs])
+            fits[k, col[bad]] = False
+        forename[redraw] = cands[fits.argmax(axis=0), np.arange(len(redraw))]
+        check = np.flatnonzero(np.isin(a, redraw) | np.isin(b, redraw))
     return forename
+
+
+def _misfits(elder: Array, younger: Array, want_alike: Array) -> Array:
+    """Sibling pairs whose names break the naming rules of :func:`_sibling_forenames`."""
+    return _related_names(elder, younger) | (_alike_names(elder, younger) != want_alike)
 
 
 def _sibling_pairs(sizes: Array) -> tuple[Array, Array]:
@@ -1559,20 +1588,32 @@ def _related_names(a: Array, b: Array) -> Array:
     (Charlotte/Charlie, Yusuf/Yousef), one the start of the other (Alf/Alfie,
     Fred/Freddie) or the same consonants in the same order (Jayden/Jaden, Leila/Layla).
     """
-    pair = np.asarray(a, dtype=object) + "|" + np.asarray(b, dtype=object)
-    return _per_distinct(lambda ab: _names_related(*ab.split("|")), pair).astype(bool)
+    fa, fb = _folded_pair(a, b)
+    if not len(fa):
+        return np.zeros(0, dtype=bool)
+    consonants = np.vectorize(_consonants, otypes=[object])
+    related = (fa == fb) | (consonants(fa) == consonants(fb))
+    related |= pd.Index(fa + "|" + fb).isin(_tables().variants.related)
+    short_first = pd.Series(fa).str.len().to_numpy() <= pd.Series(fb).str.len().to_numpy()
+    short = np.where(short_first, fa, fb).astype(str)
+    long_ = np.where(short_first, fb, fa).astype(str)
+    related |= (np.char.str_len(short) >= 3) & np.char.startswith(long_, short)
+    return np.asarray(related)
 
 
-@lru_cache(maxsize=1 << 18)
-def _names_related(a: str, b: str) -> bool:
-    fa, fb = _fold(a), _fold(b)
-    short, long_ = sorted((fa, fb), key=len)
-    return (
-        fa == fb
-        or f"{fa}|{fb}" in _tables().variants.related
-        or (len(short) >= 3 and long_.startswith(short))
-        or _consonants(fa) == _consonants(fb)
-    )
+def _alike_names(a: Array, b: Array) -> Array:
+    """True where two names alliterate or rhyme: the same first letter or last three."""
+    fa, fb = (pd.Series(x, dtype=object) for x in _folded_pair(a, b))
+    rhyme = (fa.str.len() >= 3) & (fa.str[-3:] == fb.str[-3:])
+    return np.asarray((fa.str[:1] == fb.str[:1]) | rhyme, dtype=bool)
+
+
+def _folded_pair(a: Array, b: Array) -> tuple[Array, Array]:
+    """Both name arrays folded (:func:`_fold`), computed once per distinct name."""
+    n = len(a)
+    both = np.concatenate([np.asarray(a, dtype=object), np.asarray(b, dtype=object)])
+    folded = _per_distinct(_fold, both)
+    return folded[:n], folded[n:]
 
 
 @lru_cache(maxsize=1 << 16)
@@ -1580,19 +1621,6 @@ def _consonants(folded: str) -> str:
     """The consonants of a folded name, doubled letters once (Jayden, Jaden -> jdn)."""
     skeleton = re.sub(r"[aeiouy]+", "", folded)
     return re.sub(r"(.)\1+", r"\1", skeleton)
-
-
-def _alike_names(a: Array, b: Array) -> Array:
-    """True where two names alliterate or rhyme: the same first letter or last three."""
-    pair = np.asarray(a, dtype=object) + "|" + np.asarray(b, dtype=object)
-
-    return _per_distinct(lambda ab: _names_alike(*ab.split("|")), pair).astype(bool)
-
-
-@lru_cache(maxsize=1 << 18)
-def _names_alike(a: str, b: str) -> bool:
-    fa, fb = _fold(a), _fold(b)
-    return fa[:1] == fb[:1] or (len(fa) >= 3 and fa[-3:] == fb[-3:])
 
 
 def _draw_sibling_dobs(
