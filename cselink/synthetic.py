@@ -1231,8 +1231,9 @@ class _NameDraws:
 
     With ``realistic`` frequencies a forename's weight in birth year ``y`` is
     ``frequency x exp(trend x (y - 2012))`` (``forenames.csv``), and the births that the
-    list's names do not take (``1 - sum(frequency) / 10,000``) go to the long tail: a
-    rarer spelling of a listed name (Jaxon, Evee) from the generator's variant table.
+    list's names do not take (``1 - sum(frequency) / 10,000``) go to the long tail: half
+    to rarer spellings of the listed names (Jaxon, Evee; the generator's variant table),
+    half, in the communities that use them, to double names (Lacey-Mae, Alfie-James).
     Surnames follow ``surnames.csv``'s ``frequency``. Otherwise (``flat``, a labelled
     contrast) every cohort draws by the lists' rank ``weight`` and there is no tail.
     """
@@ -1246,7 +1247,7 @@ class _NameDraws:
             (str(comm), str(sex)): group.index.to_numpy()
             for (comm, sex), group in fn.groupby(["community", "sex"], sort=True)
         }
-        self._fn_cum: dict[tuple[str, str, int], _ForenameWeights] = {}
+        self._fn_draws: dict[tuple[str, str, int], _ForenameWeights] = {}
         sn = tables.surnames
         self.sn_male = sn["name"].to_numpy(dtype=object)
         self.sn_female = np.where(sn["female_form"] != "", sn["female_form"], sn["name"]).astype(
@@ -1263,13 +1264,13 @@ class _NameDraws:
     def _forename_weights(self, group: tuple[str, str], year: int) -> _ForenameWeights:
         """The draw of a (community, sex) list in a birth year (see the class docstring)."""
         key = (*group, year)
-        if key not in self._fn_cum:
+        if key not in self._fn_draws:
             rows = self.tables.forenames.loc[self.fn_index[group]]
             if not self.realistic:
-                self._fn_cum[key] = _ForenameWeights(
+                self._fn_draws[key] = _ForenameWeights(
                     _cumulative(rows["weight"].to_numpy()), _blank(0), (), 0.0
                 )
-                return self._fn_cum[key]
+                return self._fn_draws[key]
             freq = rows["frequency"].to_numpy()
             weight = freq * np.exp(rows["trend"].to_numpy() * (year - _FREQUENCY_YEAR))
             spellings = self.tables.variants.forenames["variant_forename"]
@@ -1278,13 +1279,13 @@ class _NameDraws:
                 - set(rows["name"])
             )
             seconds = _COMPOUND_SECONDS[group[1]] if group[0] in _COMPOUND_COMMUNITIES else ()
-            self._fn_cum[key] = _ForenameWeights(
+            self._fn_draws[key] = _ForenameWeights(
                 _cumulative(weight),
                 _obj(rare),
                 seconds,
                 max(0.0, 1.0 - float(freq.sum()) / 10_000) if (rare or seconds) else 0.0,
             )
-        return self._fn_cum[key]
+        return self._fn_draws[key]
 
     def forenames(
         self,
