@@ -1554,10 +1554,14 @@ def _sibling_forenames(
         ).reshape(_NAME_CANDIDATES, len(redraw))
         pairs = np.flatnonzero(np.isin(b, redraw))
         col = np.searchsorted(redraw, b[pairs])
+        bad = _misfits(
+            np.tile(forename[a[pairs]], _NAME_CANDIDATES),
+            cands[:, col].ravel(),
+            np.tile(want_alike[pairs], _NAME_CANDIDATES),
+        ).reshape(_NAME_CANDIDATES, len(pairs))
         fits = np.ones(cands.shape, dtype=bool)
-        for k in range(_NAME_CANDIDATES):
-            bad = _misfits(forename[a[pairs]], cands[k, col], want_alike[pairs])
-            fits[k, col[bad]] = False
+        k, j = np.nonzero(bad)
+        fits[k, col[j]] = False
         forename[redraw] = cands[fits.argmax(axis=0), np.arange(len(redraw))]
         check = np.flatnonzero(np.isin(a, redraw) | np.isin(b, redraw))
     return forename
@@ -1592,8 +1596,8 @@ def _related_names(a: Array, b: Array) -> Array:
     fa, fb = _folded_pair(a, b)
     if not len(fa):
         return np.zeros(0, dtype=bool)
-    consonants = np.vectorize(_consonants, otypes=[object])
-    related = (fa == fb) | (consonants(fa) == consonants(fb))
+    consonants = _per_distinct(_consonants, np.concatenate([fa, fb]))
+    related = (fa == fb) | (consonants[: len(fa)] == consonants[len(fa) :])
     related |= pd.Index(fa + "|" + fb).isin(_tables().variants.related)
     short_first = pd.Series(fa).str.len().to_numpy() <= pd.Series(fb).str.len().to_numpy()
     short = np.where(short_first, fa, fb).astype(str)
@@ -1604,9 +1608,12 @@ def _related_names(a: Array, b: Array) -> Array:
 
 def _alike_names(a: Array, b: Array) -> Array:
     """True where two names alliterate or rhyme: the same first letter or last three."""
-    fa, fb = (pd.Series(x, dtype=object) for x in _folded_pair(a, b))
-    rhyme = (fa.str.len() >= 3) & (fa.str[-3:] == fb.str[-3:])
-    return np.asarray((fa.str[:1] == fb.str[:1]) | rhyme, dtype=bool)
+    fa, fb = _folded_pair(a, b)
+    n = len(fa)
+    both = np.concatenate([fa, fb])
+    initial = _per_distinct(lambda f: f[:1], both)
+    ending = _per_distinct(lambda f: f[-3:] if len(f) >= 3 else f + "<", both)
+    return np.asarray((initial[:n] == initial[n:]) | (ending[:n] == ending[n:]), dtype=bool)
 
 
 def _folded_pair(a: Array, b: Array) -> tuple[Array, Array]:

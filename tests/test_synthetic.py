@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import filecmp
 import inspect
+import os
 import re
 import subprocess
 import sys
@@ -651,7 +652,7 @@ def test_generator_reads_none_of_the_matchers_name_knowledge() -> None:
     done = subprocess.run(
         [sys.executable, "-c", _GENERATOR_SCRIPT],
         capture_output=True, text=True, check=True, cwd=root,
-        env={"PYTHONPATH": str(root), "PATH": ""},
+        env={**os.environ, "PYTHONPATH": str(root)},
     )
     lines = done.stdout.splitlines()
     opened = [Path(x[5:]).name for x in lines if x.startswith("OPEN ")]
