@@ -23,16 +23,30 @@ How the population is made
 * **Households.** One to four young people each, in an LA drawn by weight, with a
   community drawn from the LA's mix (``la_communities.csv``). Siblings share the
   address and surname; ``twin_rate`` of the households with two or more children
-  have twins (same DOB, the same sex two times in three; forenames always differ
-  within a household).
-* **Names.** Forenames by community and sex and surnames by community, with Zipf-like
-  weights by rank (``forenames.csv``, ``surnames.csv``; white British surnames have
-  a long tail of about 2,000 rare toponymic names). Polish, Lithuanian and Slovak
-  surnames take their female form for girls (Kowalski/Kowalska). Sikh children carry
-  Singh/Kaur, and some Bangladeshi and Pakistani girls Begum/Bibi/Khatun/Akter, as a
-  middle name after the family name or (in some families) as the surname itself.
+  have twins (same DOB, the same sex two times in three; about 3% of young people
+  are twins). Brothers and sisters, twins or not, are named as parents name them:
+  never one name written two ways (Freddie/Freddy, Alfie/Alf, Leila/Layla), and
+  alliterative or rhyming names (Harry and Holly) for only 5% of pairs.
+* **Names.** Forenames by community, sex and birth year and surnames by community, at
+  approximate England and Wales shares (``frequency`` and ``trend`` in
+  ``forenames.csv``, ``surnames.csv``): the top names take a few percent of births
+  each, names rise and fall (Jack and Jessica for the older cohorts, Arthur and
+  Willow for the younger), and the births the lists do not cover go to a long tail
+  of rarer spellings (Jaxon, Evee) and double names (Lacey-Mae); white British
+  surnames run from Smith (about 1.4%) down a Zipf-like curve to about 2,000 rare
+  toponymic names. ``name_frequencies="flat"`` gives the lists' rank weights
+  instead, every cohort alike and no tail: a labelled contrast. Polish, Lithuanian
+  and Slovak surnames take their female form for girls (Kowalski/Kowalska). Sikh
+  children carry Singh/Kaur, and some Bangladeshi and Pakistani girls
+  Begum/Bibi/Khatun/Akter, as a middle name after the family name or (in some
+  families) as the surname itself.
   Most children have a middle name. 3% of white British and Irish families have a
   double-barrelled surname from birth.
+* **Name variants** come only from the generator's own table
+  ``synth_name_variants.csv`` (UK short forms, spellings, transliterations, anglicised
+  forms and surname spellings, written for the generator), never from the matcher's
+  knowledge (``name_variants.csv``, the ``nicknames`` package): the matcher's recall
+  on them measures what it knows, not a copy of it.
 * **Surname changes** (``surname_change_rate`` of households): to a step-parent's
   surname, from the mother's to the father's, or to a double-barrelled name. The
   former surname lingers in some agencies (``stale_surname_rate``).
@@ -226,8 +240,12 @@ TAGS: Final[Mapping[str, str]] = MappingProxyType(
         "family name recorded where the title is the registered surname",
         "alias_listed": "the aliases column is not empty",
         "alias_as_main": "an alias recorded as the main name",
-        "nickname": "forename replaced by a nickname or the name it shortens",
-        "variant_forename": "forename spelt another way (Mohammed/Muhammad)",
+        "nickname": "forename replaced by a short form or the name it shortens "
+        "(Oliver/Olly, Alfie/Alf, Charlotte/Charlie)",
+        "variant_forename": "forename spelt or transliterated another way "
+        "(Freddie/Freddy, Mohammed/Muhammad, Ciarán/Kieran)",
+        "anglicised_forename": "forename recorded in an English form (Jakub/Jacob, "
+        "Yusuf/Joseph, Katarzyna/Kate)",
         "variant_surname": "surname spelt another way (Hussain/Hussein)",
         "middle_as_forename": "middle name recorded as the forename",
         "name_swap": "forename and surname swapped",
@@ -294,6 +312,7 @@ _RECORD_RATES: Final[dict[str, str]] = {
     "alias_as_main_rate": "alias",
     "nickname_rate": "names",
     "spelling_variant_rate": "names",
+    "anglicised_rate": "names",
     "middle_as_forename_rate": "names",
     "name_swap_rate": "names",
     "typo_rate": "typing",
@@ -331,6 +350,7 @@ AGENCY_FACTORS: Final[Mapping[str, Mapping[str, float]]] = MappingProxyType(
     }
 )
 
+_NAME_FREQUENCIES: Final[tuple[str, ...]] = ("realistic", "flat")
 _TAG_BIT: Final[dict[str, int]] = {t: i for i, t in enumerate(TAGS)}
 _REFERRAL_SHARES: Final[tuple[str, ...]] = tuple(f"referral_{s}_share" for s in REFERRAL_SCENARIOS)
 # NHS numbers come from the 999 test range: about 900,000 valid numbers.
@@ -359,7 +379,14 @@ class SynthConfig:
         referrals: referral forms to make; None means one per 20 people, at least 10.
             A population too small to supply the known young people a scenario needs
             gets fewer (an ``other_name`` referral falls back to ``same_name`` first).
-        twin_rate: households with two or more children whose eldest two are twins.
+        name_frequencies: ``realistic`` (forenames by birth year and sex at their
+            approximate England and Wales shares, with a long tail of rarer
+            spellings; Zipf-like surnames, Smith about 1.4% of white British people)
+            or ``flat``, a labelled contrast: the lists' rank weights, the same for
+            every cohort, no tail (the generator before realistic frequencies).
+        twin_rate: households with two or more children whose eldest two are twins
+            (the default makes about 3% of young people twins, as of births in
+            England and Wales).
         namesake_rate: people given the forename and surname of someone elsewhere.
         namesake_same_dob_rate: of those namesakes, the share who share the DOB too.
         surname_change_rate: households whose children changed surname.
@@ -376,10 +403,14 @@ class SynthConfig:
         alias_recorded_rate: records of a person with aliases that list them.
         alias_as_main_rate: records of a person with a full-name alias that use it as
             the main name.
-        nickname_rate: records whose forename has a nickname (``nicknames`` package)
-            that use it (or the full name a nickname stands for).
+        nickname_rate: records whose forename has a short form (Olly for Oliver) or
+            is one (Alf for Alfred), in the generator's own ``synth_name_variants.csv``,
+            that use the other form.
         spelling_variant_rate: records whose forename (and, separately, surname) has
-            other spellings (``name_variants.csv``) that use one.
+            other spellings or transliterations (``synth_name_variants.csv``) that
+            use one.
+        anglicised_rate: records whose forename has an English form (Jakub: Jacob,
+            Jake) that use it.
         middle_as_forename_rate: records with a middle name that use it as forename.
         name_swap_rate: records with forename and surname swapped.
         typo_rate: records with a typing error, for each of forename and surname.
@@ -420,8 +451,9 @@ class SynthConfig:
     max_age: int = 19
     local_authorities: int = 8
     referrals: int | None = None
+    name_frequencies: str = "realistic"
     # people and households
-    twin_rate: float = 0.04
+    twin_rate: float = 0.053
     namesake_rate: float = 0.01
     namesake_same_dob_rate: float = 0.25
     surname_change_rate: float = 0.08
@@ -439,6 +471,7 @@ class SynthConfig:
     # records: forenames and typing
     nickname_rate: float = 0.08
     spelling_variant_rate: float = 0.1
+    anglicised_rate: float = 0.05
     middle_as_forename_rate: float = 0.03
     name_swap_rate: float = 0.01
     typo_rate: float = 0.03
@@ -503,6 +536,8 @@ class SynthConfig:
             whole("referrals", 0, 1_000_000)
         if not out and self.max_age < self.min_age:
             out.append("max_age must not be below min_age")
+        if self.name_frequencies not in _NAME_FREQUENCIES:
+            out.append(f"name_frequencies must be one of {', '.join(_NAME_FREQUENCIES)}")
         if self.difficulty not in DIFFICULTIES:
             hint = difflib.get_close_matches(str(self.difficulty), list(DIFFICULTIES), n=1)
             tip = f" (did you mean {hint[0]!r}?)" if hint else ""
@@ -791,11 +826,26 @@ _UNIT_LETTERS = np.array(list("ABDEFGHJLNPQRSTUWXYZ"), dtype=object)
 _HOUSES_PER_STREET = 200
 _HOUSES_PER_UNIT = 25
 _MIDDLE_POOL = "english_middle"  # middle-name-only forename list
+_FREQUENCY_YEAR = 2012  # the birth year of forenames.csv's frequency column
+# Double forenames in the long tail, in the communities that use them (Lacey-Mae, Alfie-James).
+_COMPOUND_COMMUNITIES = frozenset({"white_british", "gypsy_irish_traveller", "black_caribbean"})
+_COMPOUND_SECONDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        "M": ("James", "Jay", "Lee", "John", "Ray", "Joe"),
+        "F": ("Mae", "May", "Rose", "Grace", "Louise", "Jayne", "Leigh"),
+    }
+)
 _ANGLO = ("white_british", "irish", "gypsy_irish_traveller", "black_caribbean")
 _BIRTH_DOUBLE_BARREL = {"white_british": 0.03, "irish": 0.03}
 _CHILDREN_P = (0.52, 0.31, 0.12, 0.05)  # 1 to 4 young people per household
 _FLAT_SHARE = 0.08
 _TWINS_SAME_SEX = 2 / 3
+# Sibling pairs (twins or not) whose names alliterate or rhyme (Harry and Holly, Ella and
+# Bella); the rest have unrelated names, and no siblings have one name written two ways.
+_SIBLINGS_ALIKE_SHARE = 0.05
+_NAME_DRAW_ROUNDS = 200
+_NAME_CANDIDATES = 8  # names drawn at once for a sibling whose name does not fit
+_ALIKE_ROUNDS = 12  # rounds of candidates for a sibling pair meant to alliterate or rhyme
 # community -> sex -> (share with a title, titles, weights); and the share of families
 # that register the title as the surname.
 _TITLES: Final[dict[str, dict[str, tuple[float, tuple[str, ...], tuple[float, ...]]]]] = {
@@ -804,13 +854,6 @@ _TITLES: Final[dict[str, dict[str, tuple[float, tuple[str, ...], tuple[float, ..
     "pakistani": {"F": (0.2, ("Bibi", "Begum"), (0.5, 0.5))},
 }
 _TITLE_AS_SURNAME = {"indian_sikh": 0.25, "bangladeshi": 0.5, "pakistani": 0.5}
-# Nicknames in the ``nicknames`` table that no young person in England goes by.
-_ARCHAIC_NICKNAMES = frozenset(
-    "squat sceeter gory day coco jap hap haps sion dann pate patsy chick zakk salmon "
-    "cinderella lucius nole mally dicey biddie biddy mamie mitzi jock nanny zeke wen alla "
-    "rube reba ike char clo stephine stephani stephany thom jaap jem jos wil dob dobbin "
-    "hob hobkin rupert cordy gabby flick fay nan addy adie ebbie salmon polly".split()
-)
 _STREET_ABBREVIATIONS = {
     "Road": "Rd",
     "Street": "St",
@@ -839,8 +882,8 @@ class _Tables:
     """The reference lists of cselink/data, loaded once."""
 
     communities: tuple[str, ...]
-    forenames: pd.DataFrame  # community, sex, name, weight
-    surnames: pd.DataFrame  # community, name, female_form, weight
+    forenames: pd.DataFrame  # community, sex, name, weight, frequency, trend
+    surnames: pd.DataFrame  # community, name, female_form, weight, frequency
     las: pd.DataFrame  # la_number, la_name, weight
     districts: pd.DataFrame  # la_number, district, town
     la_communities: pd.DataFrame  # la_number, community, share
@@ -848,8 +891,7 @@ class _Tables:
     street_types: Array
     street_type_p: Array
     monikers: Array
-    variants: Mapping[str, tuple[str, ...]]  # name -> its other spellings
-    nicknames: Mapping[tuple[str, str], tuple[str, ...]]  # (forename, sex) -> names
+    variants: _Variants  # the generator's own name variants (synth_name_variants.csv)
 
 
 def _read_data(name: str) -> pd.DataFrame:
@@ -861,9 +903,11 @@ def _read_data(name: str) -> pd.DataFrame:
 @lru_cache(maxsize=1)
 def _tables() -> _Tables:
     forenames = _read_data("forenames.csv")
-    forenames["weight"] = forenames["weight"].astype(float)
+    for column in ("weight", "frequency", "trend"):
+        forenames[column] = forenames[column].astype(float)
     surnames = _read_data("surnames.csv")
-    surnames["weight"] = surnames["weight"].astype(float)
+    for column in ("weight", "frequency"):
+        surnames[column] = surnames[column].astype(float)
     las = _read_data("local_authorities.csv")
     las["weight"] = las["weight"].astype(float)
     districts = _read_data("postcode_districts.csv")
@@ -873,12 +917,6 @@ def _tables() -> _Tables:
     names = streets[streets["kind"] == "name"]
     types = streets[streets["kind"] == "type"]
     type_w = types["weight"].astype(float).to_numpy()
-    variants_df = _read_data("name_variants.csv")
-    variants: dict[str, tuple[str, ...]] = {}
-    for _, group in variants_df.groupby("variant_group", sort=True):
-        members = tuple(group["name"])
-        for m in members:
-            variants[m] = tuple(x for x in members if x != m)
     communities = tuple(sorted(set(forenames["community"]) - {_MIDDLE_POOL}))
     return _Tables(
         communities=communities,
@@ -891,43 +929,75 @@ def _tables() -> _Tables:
         street_types=types["part"].to_numpy(dtype=object),
         street_type_p=type_w / type_w.sum(),
         monikers=_read_data("monikers.csv")["moniker"].to_numpy(dtype=object),
-        variants=MappingProxyType(variants),
-        nicknames=MappingProxyType(_nickname_table(forenames)),
+        variants=_read_variants(),
     )
 
 
-def _nickname_table(forenames: pd.DataFrame) -> dict[tuple[str, str], tuple[str, ...]]:
-    """(forename, sex) -> the names that may stand for it, from the ``nicknames`` package.
+#: The generator's own name-variant table (never read by the matcher; see its header).
+_VARIANTS_FILE: Final[str] = "synth_name_variants.csv"
+#: Forename corruption tag -> the kinds of ``synth_name_variants.csv`` it draws on.
+_FORENAME_KINDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        "nickname": ("short_form",),
+        "variant_forename": ("spelling", "transliteration"),
+        "anglicised_forename": ("anglicised",),
+    }
+)
+_ONE_WAY_KINDS = frozenset({"anglicised"})  # Jakub -> Jacob, never Jacob -> Jakub
 
-    A forename may be replaced by one of its nicknames (Robert -> Rob) or by a name it
-    is a nickname of (Alfie -> Alfred). Archaic nicknames, nicknames known only as
-    names of the other sex, and full names of the other sex are left out.
+
+@dataclass(frozen=True, slots=True)
+class _Variants:
+    """The generator's name variants, by corruption tag.
+
+    Attributes:
+        forenames: forename tag -> (forename, sex) -> the forms it may be recorded as.
+        surnames: surname -> its other spellings.
+        related: folded name pairs ``"a|b"`` (both orders) of every kind: one name
+            written two ways, which siblings never share.
     """
-    from nicknames import NickNamer
 
-    namer = NickNamer()
-    by_sex = {s: set(forenames.loc[forenames["sex"] == s, "name"].str.lower()) for s in "MF"}
-    out: dict[tuple[str, str], tuple[str, ...]] = {}
-    for name, sex in forenames[["name", "sex"]].drop_duplicates().itertuples(index=False):
-        low = name.lower()
-        other = by_sex["F" if sex == "M" else "M"] - by_sex[sex]
-        nicks = {
-            n
-            for n in namer.nicknames_of(low)
-            if len(n) >= 3
-            and n not in _ARCHAIC_NICKNAMES
-            and n not in other
-            and (n[0] == low[0] or n in by_sex[sex])
-        }
-        fulls = {n for n in namer.canonicals_of(low) if n in by_sex[sex]}
-        options = sorted((nicks | fulls) - {low})
-        if options:
-            out[(name, sex)] = tuple(_title_case(o) for o in options)
-    return out
+    forenames: Mapping[str, Mapping[tuple[str, str], tuple[str, ...]]]
+    surnames: Mapping[str, tuple[str, ...]]
+    related: frozenset[str]
 
 
-def _title_case(name: str) -> str:
-    return "-".join(part[:1].upper() + part[1:] for part in name.split("-"))
+def _read_variants() -> _Variants:
+    """Load ``synth_name_variants.csv``: each row a pair, usable both ways unless one-way."""
+    ref = resources.files("cselink").joinpath("data", _VARIANTS_FILE)
+    with ref.open("r", encoding="utf-8") as fh:
+        table = pd.read_csv(fh, dtype=str, keep_default_na=False, comment="#")
+    tag_of = {kind: tag for tag, kinds in _FORENAME_KINDS.items() for kind in kinds}
+    options: dict[str, dict[tuple[str, str], set[str]]] = {t: {} for t in _FORENAME_KINDS}
+    surnames: dict[str, set[str]] = {}
+    related: set[str] = set()
+    for kind, sex, name, variant in table.itertuples(index=False):
+        fa, fb = _fold(name), _fold(variant)
+        related.update((f"{fa}|{fb}", f"{fb}|{fa}"))
+        ways = [(name, variant)] if kind in _ONE_WAY_KINDS else [(name, variant), (variant, name)]
+        if kind == "surname":
+            for a, b in ways:
+                surnames.setdefault(a, set()).add(b)
+            continue
+        for s in ("M", "F") if sex == "U" else (sex,):
+            for a, b in ways:
+                options[tag_of[kind]].setdefault((a, s), set()).add(b)
+    return _Variants(
+        forenames=MappingProxyType(
+            {
+                tag: MappingProxyType({k: tuple(sorted(v)) for k, v in sorted(by.items())})
+                for tag, by in options.items()
+            }
+        ),
+        surnames=MappingProxyType({k: tuple(sorted(v)) for k, v in sorted(surnames.items())}),
+        related=frozenset(related),
+    )
+
+
+@lru_cache(maxsize=1 << 16)
+def _fold(name: str) -> str:
+    """Lower case, accents, hyphens, apostrophes and spaces removed (Zoë-Mae -> zoemae)."""
+    return "".join(ch for ch in _strip_accents(name).lower() if ch.isalpha())
 
 
 class _Streams:
@@ -1146,41 +1216,116 @@ class _People:
         return len(self.person_id)
 
 
-class _NameDraws:
-    """Weighted draws of forenames and surnames by community and sex."""
+@dataclass(frozen=True, slots=True)
+class _ForenameWeights:
+    """How one (community, sex) list draws forenames in one birth year."""
 
-    def __init__(self, tables: _Tables) -> None:
+    cum: Array  # cumulative weights of the list's names
+    rare: Array  # rarer spellings of them, drawn uniformly in the tail
+    seconds: tuple[str, ...]  # second halves of double names (Lacey-Mae, Alfie-James)
+    tail_share: float  # births that go to the tail
+
+
+class _NameDraws:
+    """Weighted draws of forenames and surnames by community, sex and birth year.
+
+    With ``realistic`` frequencies a forename's weight in birth year ``y`` is
+    ``frequency x exp(trend x (y - 2012))`` (``forenames.csv``), and the births that the
+    list's names do not take (``1 - sum(frequency) / 10,000``) go to the long tail: half
+    to rarer spellings of the listed names (Jaxon, Evee; the generator's variant table),
+    half, in the communities that use them, to double names (Lacey-Mae, Alfie-James).
+    Surnames follow ``surnames.csv``'s ``frequency``. Otherwise (``flat``, a labelled
+    contrast) every cohort draws by the lists' rank ``weight`` and there is no tail.
+    """
+
+    def __init__(self, tables: _Tables, realistic: bool = True) -> None:
         self.tables = tables
+        self.realistic = realistic
         fn = tables.forenames
         self.fn_names = fn["name"].to_numpy(dtype=object)
-        self.fn_groups: dict[tuple[str, str], tuple[Array, Array]] = {}
-        for (comm, sex), group in fn.groupby(["community", "sex"], sort=True):
-            self.fn_groups[(str(comm), str(sex))] = (
-                group.index.to_numpy(),
-                _cumulative(group["weight"].to_numpy()),
-            )
+        self.fn_index: dict[tuple[str, str], Array] = {
+            (str(comm), str(sex)): group.index.to_numpy()
+            for (comm, sex), group in fn.groupby(["community", "sex"], sort=True)
+        }
+        self._fn_draws: dict[tuple[str, str, int], _ForenameWeights] = {}
         sn = tables.surnames
         self.sn_male = sn["name"].to_numpy(dtype=object)
         self.sn_female = np.where(sn["female_form"] != "", sn["female_form"], sn["name"]).astype(
             object
         )
+        column = "frequency" if realistic else "weight"
         self.sn_groups: dict[str, tuple[Array, Array]] = {}
         for comm, group in sn.groupby("community", sort=True):
             self.sn_groups[str(comm)] = (
                 group.index.to_numpy(),
-                _cumulative(group["weight"].to_numpy()),
+                _cumulative(group[column].to_numpy()),
             )
 
+    def _forename_weights(self, group: tuple[str, str], year: int) -> _ForenameWeights:
+        """The draw of a (community, sex) list in a birth year (see the class docstring)."""
+        key = (*group, year)
+        if key not in self._fn_draws:
+            rows = self.tables.forenames.loc[self.fn_index[group]]
+            if not self.realistic:
+                self._fn_draws[key] = _ForenameWeights(
+                    _cumulative(rows["weight"].to_numpy()), _blank(0), (), 0.0
+                )
+                return self._fn_draws[key]
+            freq = rows["frequency"].to_numpy()
+            weight = freq * np.exp(rows["trend"].to_numpy() * (year - _FREQUENCY_YEAR))
+            spellings = self.tables.variants.forenames["variant_forename"]
+            rare = sorted(
+                {v for n in rows["name"] for v in spellings.get((n, group[1]), ())}
+                - set(rows["name"])
+            )
+            seconds = _COMPOUND_SECONDS[group[1]] if group[0] in _COMPOUND_COMMUNITIES else ()
+            self._fn_draws[key] = _ForenameWeights(
+                _cumulative(weight),
+                _obj(rare),
+                seconds,
+                max(0.0, 1.0 - float(freq.sum()) / 10_000) if (rare or seconds) else 0.0,
+            )
+        return self._fn_draws[key]
+
     def forenames(
-        self, community: Array, sex: Array, rng: np.random.Generator, pool: str | None = None
+        self,
+        community: Array,
+        sex: Array,
+        rng: np.random.Generator,
+        pool: str | None = None,
+        year: Array | None = None,
+        tail: bool = True,
     ) -> Array:
-        """A forename per person (community codes, sex "M"/"F"), from ``pool`` if given."""
-        out = np.empty(len(community), dtype=object)
-        key = np.asarray(community, dtype=np.int64) * 2 + (np.asarray(sex) == "F")
+        """A forename per person (community codes, sex "M"/"F"), from ``pool`` if given.
+
+        ``year`` is each person's birth year (None: the frequency tables' own year);
+        ``tail=False`` draws only the lists' names (for middle names).
+        """
+        n = len(community)
+        out = np.empty(n, dtype=object)
+        years = np.full(n, _FREQUENCY_YEAR) if year is None else np.asarray(year, np.int64)
+        key = (np.asarray(community, dtype=np.int64) * 2 + (np.asarray(sex) == "F")) * 10_000
+        key = key + (years if pool is None else _FREQUENCY_YEAR)
         for k, where in _groups(key):
-            comm = self.tables.communities[k // 2]
-            idx, cum = self.fn_groups[(pool or comm, "MF"[k % 2])]
-            out[where] = self.fn_names[idx[_pick(rng, cum, len(where))]]
+            group = (pool or self.tables.communities[k // 20_000], "MF"[k // 10_000 % 2])
+            draw = self._forename_weights(group, k % 10_000)
+            names = self.fn_names[self.fn_index[group][_pick(rng, draw.cum, len(where))]]
+            share = draw.tail_share if tail else 0.0
+            in_tail = np.flatnonzero(rng.random(len(where)) < share)
+            if len(in_tail):
+                # half rarer spellings, half double names (Lacey-Mae) where families use them
+                spelt = (rng.random(len(in_tail)) < 0.5) | (not draw.seconds)
+                if not len(draw.rare):
+                    spelt[:] = False
+                pick = in_tail[spelt]
+                names[pick] = draw.rare[rng.integers(0, len(draw.rare), len(pick))]
+                hyphen = np.char.count(names[in_tail].astype(str), "-").astype(bool)
+                pick = in_tail[~spelt & ~hyphen]
+                second = np.array(draw.seconds, dtype=object)
+                if len(second):
+                    halves = second[rng.integers(0, len(second), len(pick))]
+                    names[pick] = names[pick] + "-" + halves
+            out[where] = names
         return out
 
     def surname_rows(self, community: Array, rng: np.random.Generator) -> Array:
@@ -1203,7 +1348,7 @@ class _NameDraws:
 def _make_people(cfg: SynthConfig, tables: _Tables, places: _Places, rngs: _Streams) -> _People:
     """Households, then the young people in them, then namesakes."""
     rng = rngs.get("households")
-    draws = _NameDraws(tables)
+    draws = _NameDraws(tables, realistic=cfg.name_frequencies == "realistic")
     n_comm = len(tables.communities)
     wb = tables.communities.index("white_british")
 
@@ -1282,12 +1427,8 @@ def _make_people(cfg: SynthConfig, tables: _Tables, places: _Places, rngs: _Stre
 
     # forenames: some families in every community choose English names
     fn_comm = np.where((comm != wb) & (prng.random(n) < 0.1), wb, comm)
-    forename = draws.forenames(fn_comm, sex, prng)
-    for _ in range(50):  # siblings (and twins) never share a forename
-        dup = pd.DataFrame({"h": hh, "f": forename}).duplicated().to_numpy()
-        if not dup.any():
-            break
-        forename[dup] = draws.forenames(fn_comm[dup], sex[dup], prng)
+    year = _birth_years(dob)
+    forename = _sibling_forenames(draws, fn_comm, sex, year, sizes, prng)
 
     # titles (Singh/Kaur, Begum/Bibi/...)
     title = np.full(n, "", dtype=object)
@@ -1308,12 +1449,21 @@ def _make_people(cfg: SynthConfig, tables: _Tables, places: _Places, rngs: _Stre
     m1 = np.where(
         english,
         draws.forenames(comm, sex, prng, pool=_MIDDLE_POOL),
-        draws.forenames(comm, sex, prng),
+        draws.forenames(comm, sex, prng, year=year, tail=False),
     )
     m2 = draws.forenames(comm, sex, prng, pool=_MIDDLE_POOL)
+    # a middle name is never the child's own forename, or a brother's or sister's,
+    # written some way
+    a, b = _sibling_pairs(sizes)
+    clash = _related_names(m1, forename)
+    clash[a[_related_names(m1[a], forename[b])]] = True
+    clash[b[_related_names(m1[b], forename[a])]] = True
     second = has_middle & anglo & (prng.random(n) < 0.12) & (m2 != m1)
-    middle = np.where(has_middle & (m1 != forename), m1, "")
-    middle = _join([middle, np.where(second & (m2 != forename), m2, "")], " ")
+    middle = np.where(has_middle & ~clash, m1, "")
+    clash2 = _related_names(m2, forename)
+    clash2[a[_related_names(m2[a], forename[b])]] = True
+    clash2[b[_related_names(m2[b], forename[a])]] = True
+    middle = _join([middle, np.where(second & ~clash2, m2, "")], " ")
 
     family_ab = (cur_a[hh], cur_b[hh])
     family = draws.surname_text(*family_ab, sex)
@@ -1368,6 +1518,119 @@ def _make_people(cfg: SynthConfig, tables: _Tables, places: _Places, rngs: _Stre
     return people
 
 
+def _sibling_forenames(
+    draws: _NameDraws,
+    community: Array,
+    sex: Array,
+    year: Array,
+    sizes: Array,
+    rng: np.random.Generator,
+) -> Array:
+    """Forenames of the young people, household by household, as parents name children.
+
+    Brothers and sisters, twins or not, never share a name or one name written two
+    ways (:func:`_related_names`: Freddie/Freddy, Alfie/Alf, Leila/Layla). Their names
+    are unrelated, not even alliterative or rhyming, except for
+    ``_SIBLINGS_ALIKE_SHARE`` of the pairs whose names deliberately are (Harry and
+    Holly). A younger sibling's name is drawn again until it fits.
+    """
+    forename = draws.forenames(community, sex, rng, year=year)
+    a, b = _sibling_pairs(sizes)
+    want_alike = rng.random(len(a)) < _SIBLINGS_ALIKE_SHARE
+    check = np.flatnonzero(np.ones(len(a), dtype=bool))
+    for round_ in range(_NAME_DRAW_ROUNDS):
+        if round_ == _ALIKE_ROUNDS:
+            want_alike[:] = False  # an alike pair not found by now: settle for unrelated
+        misfit = _misfits(forename[a[check]], forename[b[check]], want_alike[check])
+        redraw = np.unique(b[check[misfit]])
+        if not len(redraw):
+            break
+        # several candidates each; keep the first that fits every pair with an elder
+        cands = draws.forenames(
+            np.tile(community[redraw], _NAME_CANDIDATES),
+            np.tile(sex[redraw], _NAME_CANDIDATES),
+            rng,
+            year=np.tile(year[redraw], _NAME_CANDIDATES),
+        ).reshape(_NAME_CANDIDATES, len(redraw))
+        pairs = np.flatnonzero(np.isin(b, redraw))
+        col = np.searchsorted(redraw, b[pairs])
+        bad = _misfits(
+            np.tile(forename[a[pairs]], _NAME_CANDIDATES),
+            cands[:, col].ravel(),
+            np.tile(want_alike[pairs], _NAME_CANDIDATES),
+        ).reshape(_NAME_CANDIDATES, len(pairs))
+        fits = np.ones(cands.shape, dtype=bool)
+        k, j = np.nonzero(bad)
+        fits[k, col[j]] = False
+        forename[redraw] = cands[fits.argmax(axis=0), np.arange(len(redraw))]
+        check = np.flatnonzero(np.isin(a, redraw) | np.isin(b, redraw))
+    return forename
+
+
+def _misfits(elder: Array, younger: Array, want_alike: Array) -> Array:
+    """Sibling pairs whose names break the naming rules of :func:`_sibling_forenames`."""
+    return _related_names(elder, younger) | (_alike_names(elder, younger) != want_alike)
+
+
+def _sibling_pairs(sizes: Array) -> tuple[Array, Array]:
+    """Every pair of young people in the same household, as (elder, younger) indices."""
+    first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    elder, younger = [], []
+    for k in range(2, int(sizes.max(initial=1)) + 1):
+        starts = first[sizes == k]
+        for i, j in combinations(range(k), 2):
+            elder.append(starts + i)
+            younger.append(starts + j)
+    if not elder:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(elder), np.concatenate(younger)
+
+
+def _related_names(a: Array, b: Array) -> Array:
+    """True where two names are one name written two ways.
+
+    That is: the same once folded (Zoë/Zoe), a pair of the generator's variant table
+    (Charlotte/Charlie, Yusuf/Yousef), one the start of the other (Alf/Alfie,
+    Fred/Freddie) or the same consonants in the same order (Jayden/Jaden, Leila/Layla).
+    """
+    fa, fb = _folded_pair(a, b)
+    if not len(fa):
+        return np.zeros(0, dtype=bool)
+    consonants = _per_distinct(_consonants, np.concatenate([fa, fb]))
+    related = (fa == fb) | (consonants[: len(fa)] == consonants[len(fa) :])
+    related |= pd.Index(fa + "|" + fb).isin(_tables().variants.related)
+    short_first = pd.Series(fa).str.len().to_numpy() <= pd.Series(fb).str.len().to_numpy()
+    short = np.where(short_first, fa, fb).astype(str)
+    long_ = np.where(short_first, fb, fa).astype(str)
+    related |= (np.char.str_len(short) >= 3) & np.char.startswith(long_, short)
+    return np.asarray(related)
+
+
+def _alike_names(a: Array, b: Array) -> Array:
+    """True where two names alliterate or rhyme: the same first letter or last three."""
+    fa, fb = _folded_pair(a, b)
+    n = len(fa)
+    both = np.concatenate([fa, fb])
+    initial = _per_distinct(lambda f: f[:1], both)
+    ending = _per_distinct(lambda f: f[-3:] if len(f) >= 3 else f + "<", both)
+    return np.asarray((initial[:n] == initial[n:]) | (ending[:n] == ending[n:]), dtype=bool)
+
+
+def _folded_pair(a: Array, b: Array) -> tuple[Array, Array]:
+    """Both name arrays folded (:func:`_fold`), computed once per distinct name."""
+    n = len(a)
+    both = np.concatenate([np.asarray(a, dtype=object), np.asarray(b, dtype=object)])
+    folded = _per_distinct(_fold, both)
+    return folded[:n], folded[n:]
+
+
+@lru_cache(maxsize=1 << 16)
+def _consonants(folded: str) -> str:
+    """The consonants of a folded name, doubled letters once (Jayden, Jaden -> jdn)."""
+    skeleton = re.sub(r"[aeiouy]+", "", folded)
+    return re.sub(r"(.)\1+", r"\1", skeleton)
+
+
 def _draw_sibling_dobs(
     cfg: SynthConfig, sizes: Array, hh: Array, child: Array, twin: Array, rng: np.random.Generator
 ) -> Array:
@@ -1398,6 +1661,11 @@ def _age_window(cfg: SynthConfig) -> tuple[np.datetime64, int, int]:
 def _random_dobs(cfg: SynthConfig, n: int, rng: np.random.Generator) -> Array:
     ref, youngest, oldest = _age_window(cfg)
     return ref - rng.integers(youngest, oldest + 1, n).astype("timedelta64[D]")
+
+
+def _birth_years(dob: Array) -> Array:
+    """The calendar year of each date of birth."""
+    return np.asarray(dob, dtype="datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
 
 
 def _years_before(day: dt.date, years: int) -> dt.date:
@@ -1476,8 +1744,14 @@ def _make_aliases(
     kind = _pick(rng, _cumulative(np.array([0.35, 0.25, 0.25, 0.15])), n)
     # 0 street name, 1 other surname, 2 other forename, 3 false identity
     comm = np.where(rng.random(n) < 0.5, p.community, wb)
-    other_fn = draws.forenames(comm, p.sex, rng)
-    other_fn = np.where(other_fn == p.forename, draws.forenames(comm, p.sex, rng), other_fn)
+    year = _birth_years(p.dob)
+    other_fn = draws.forenames(comm, p.sex, rng, year=year)
+    same = np.arange(n)
+    for _ in range(_NAME_DRAW_ROUNDS):  # another name, not the true one written another way
+        same = same[_related_names(other_fn[same], p.forename[same])]
+        if not len(same):
+            break
+        other_fn[same] = draws.forenames(comm[same], p.sex[same], rng, year=year[same])
     other_sn = draws.surname_text(draws.surname_rows(comm, rng), -np.ones(n, int), p.sex)
     moniker = tables.monikers[rng.integers(0, len(tables.monikers), n)]
     surname = p.surname
@@ -1489,7 +1763,7 @@ def _make_aliases(
     # a second alias for a quarter of high-risk alias holders
     two = has & (p.risk == 2) & (rng.random(n) < 0.25)
     fals = (
-        draws.forenames(comm, p.sex, rng)
+        draws.forenames(comm, p.sex, rng, year=year)
         + " "
         + draws.surname_text(draws.surname_rows(comm, rng), -np.ones(n, int), p.sex)
     )
@@ -1678,36 +1952,40 @@ def _corrupt_names(c: _Corruptor, tables: _Tables, p: _People, pi: Array) -> dic
 
     # forename: a nickname, another spelling or the middle name (at most one)
     key = forename + "|" + sex
-    nick_ok = _per_distinct(lambda k: tuple(k.split("|")) in tables.nicknames, key).astype(bool)
-    var_ok = _per_distinct(lambda f: f in tables.variants, forename).astype(bool)
+    by_tag = tables.variants.forenames
+    ok = {
+        tag: _per_distinct(lambda k, t=tag: tuple(k.split("|")) in by_tag[t], key).astype(bool)
+        for tag in _FORENAME_KINDS
+    }
     first_middle = _per_distinct(lambda m: m.split(" ", 1)[0] if m else "", p.middle[pi])
     mid_ok = (first_middle != "") & ~as_main
     chosen = c.choose(
         [
-            ("nickname", c.p("nickname_rate"), nick_ok),
-            ("variant_forename", c.p("spelling_variant_rate"), var_ok),
+            ("nickname", c.p("nickname_rate"), ok["nickname"]),
+            ("variant_forename", c.p("spelling_variant_rate"), ok["variant_forename"]),
+            ("anglicised_forename", c.p("anglicised_rate"), ok["anglicised_forename"]),
             ("middle_as_forename", c.p("middle_as_forename_rate"), mid_ok),
         ]
     )
     for tag, mask in chosen.items():
         c.tag(tag, mask)
-    w = np.flatnonzero(chosen["nickname"])
-    forename[w] = _pick_option(
-        [tables.nicknames[(f, s)] for f, s in zip(forename[w], sex[w], strict=True)], rng
-    )
-    w = np.flatnonzero(chosen["variant_forename"])
-    forename[w] = _pick_option([tables.variants[f] for f in forename[w]], rng)
+    for tag in _FORENAME_KINDS:
+        w = np.flatnonzero(chosen[tag])
+        forename[w] = _pick_option(
+            [by_tag[tag][(f, s)] for f, s in zip(forename[w], sex[w], strict=True)], rng
+        )
     w = np.flatnonzero(chosen["middle_as_forename"])
     rest = _per_distinct(lambda m: m.split(" ", 1)[1] if " " in m else "", p.middle[pi][w])
     middle[w] = _join([forename[w], rest], " ")
     forename[w] = first_middle[w]
 
     # surname: another spelling
-    svar_ok = _per_distinct(lambda s: s in tables.variants, surname).astype(bool)
+    spellings = tables.variants.surnames
+    svar_ok = _per_distinct(lambda s: s in spellings, surname).astype(bool)
     svar = svar_ok & (c.u() < c.p("spelling_variant_rate"))
     c.tag("variant_surname", svar)
     w = np.flatnonzero(svar)
-    surname[w] = _pick_option([tables.variants[s] for s in surname[w]], rng)
+    surname[w] = _pick_option([spellings[s] for s in surname[w]], rng)
 
     # forename and surname swapped
     swap = (c.u() < c.p("name_swap_rate")) & (surname != "")
@@ -2269,17 +2547,9 @@ def _relations_frame(p: _People) -> pd.DataFrame:
     birth or the postcode district (the hard ones; all same-name pairs would grow with
     the square of the population).
     """
-    frames = []
-    sizes = np.bincount(p.household)
-    first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    for k in range(2, int(sizes.max(initial=1)) + 1):
-        starts = first[sizes == k]
-        for i, j in combinations(range(k), 2):
-            a, b = starts + i, starts + j
-            twin = p.twin[a] & p.twin[b]
-            frames.append(
-                pd.DataFrame({"a": a, "b": b, "relation": np.where(twin, "twin", "sibling")})
-            )
+    a, b = _sibling_pairs(np.bincount(p.household))
+    twin = p.twin[a] & p.twin[b]
+    frames = [pd.DataFrame({"a": a, "b": b, "relation": np.where(twin, "twin", "sibling")})]
     made = np.flatnonzero(p.namesake_of >= 0)
     frames.append(
         pd.DataFrame(
@@ -2356,7 +2626,7 @@ def _make_referrals(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Referral forms and who they really are (see the module docstring)."""
     rng = rngs.get("referrals")
-    draws = _NameDraws(tables)
+    draws = _NameDraws(tables, realistic=cfg.name_frequencies == "realistic")
     total = cfg.referral_count
     shares = np.array([getattr(cfg, s) for s in _REFERRAL_SHARES])
     counts = np.floor(shares * total).astype(int)
@@ -2529,7 +2799,7 @@ def _unknown_referrals(
     addr = _draw_addresses(places, la, rng)
     dob = _random_dobs(cfg, k, rng)
     return {
-        "forename": draws.forenames(comm, sex, rng),
+        "forename": draws.forenames(comm, sex, rng, year=_birth_years(dob)),
         "middle_names": _blank(k),
         "surname": draws.surname_text(draws.surname_rows(comm, rng), -np.ones(k, int), sex),
         "aliases": _blank(k),
@@ -2551,22 +2821,23 @@ def _sibling_referral(
     """A brother or sister of a known person, at their address, whom no agency holds."""
     n = len(who)
     sex = np.where(rng.random(n) < 0.5, "M", "F").astype(object)
-    forename = draws.forenames(p.community[who], sex, rng)
-    taken = set(zip(p.household.tolist(), p.forename.tolist(), strict=True))
-    for _ in range(50):
-        clash = np.array(
-            [
-                (h, f) in taken
-                for h, f in zip(p.household[who].tolist(), forename.tolist(), strict=True)
-            ],
-            bool,
-        )
-        if not clash.any():
-            break
-        forename[clash] = draws.forenames(p.community[who][clash], sex[clash], rng)
     gap = rng.integers(400, 1500, n).astype("timedelta64[D]")
     latest = np.datetime64(_years_before(cfg.reference_day, cfg.min_age), "D")
     dob = np.where(p.dob[who] + gap <= latest, p.dob[who] + gap, p.dob[who] - gap)
+    year = _birth_years(dob)
+    forename = draws.forenames(p.community[who], sex, rng, year=year)
+    # the household's young people: referral i against member j (never one name two ways)
+    first = np.searchsorted(p.household, p.household[who])
+    size = np.bincount(p.household)[p.household[who]]
+    ref_i = np.repeat(np.arange(n), size)
+    member = first[ref_i] + np.arange(len(ref_i)) - np.repeat(np.cumsum(size) - size, size)
+    for _ in range(_NAME_DRAW_ROUNDS):
+        clash = np.unique(ref_i[_related_names(forename[ref_i], p.forename[member])])
+        if not len(clash):
+            break
+        forename[clash] = draws.forenames(
+            p.community[who][clash], sex[clash], rng, year=year[clash]
+        )
     family = draws.surname_text(p.family_rows[who, 0], p.family_rows[who, 1], sex)
     same_title = p.title_is_surname[who] & (sex == p.sex[who])
     return _referral_rows(

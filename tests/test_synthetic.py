@@ -7,9 +7,16 @@ observed shares can be compared with the configured ones tightly.
 
 from __future__ import annotations
 
+import ast
 import filecmp
+import inspect
+import os
 import re
+import subprocess
+import sys
 import tomllib
+import unicodedata
+from importlib import resources
 from pathlib import Path
 
 import duckdb
@@ -445,6 +452,7 @@ def test_names_vary_as_documented(noisy) -> None:
                 "name_swap",
                 "nickname",
                 "variant_forename",
+                "anglicised_forename",
                 "typo_forename",
                 "typo_surname",
                 "unicode_noise",
@@ -579,3 +587,200 @@ def test_mappings_load_and_name_native_columns(out: Path) -> None:
     for agency in AGENCIES:
         mapping = Mapping.from_toml(out / "mappings" / f"{agency}.toml")
         assert mapping.name == agency
+
+
+# --------------------------------------------------------------------------- name knowledge
+#
+# The generator's name corruptions must come from its own table, so that the matcher's
+# recall on them measures what the matcher knows, not the generator's copy of it.
+
+
+def _fold(name: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", name.lower().replace("ł", "l"))
+    return "".join(ch for ch in decomposed if ch.isalpha() and not unicodedata.combining(ch))
+
+
+def _generator_table() -> pd.DataFrame:
+    ref = resources.files("cselink").joinpath("data", "synth_name_variants.csv")
+    with ref.open("r", encoding="utf-8") as fh:
+        return pd.read_csv(fh, dtype=str, keep_default_na=False, comment="#")
+
+
+def _pair(a: str, b: str) -> frozenset[str]:
+    return frozenset((_fold(a), _fold(b)))
+
+
+def _matcher_knowledge() -> set[frozenset[str]]:
+    """Every name pair the matcher knows: its table, name_variants.csv and ``nicknames``."""
+    from nicknames import name_triplets
+
+    from cselink.standardise.names import variant_pairs
+
+    known = {_pair(a, b) for a, b in variant_pairs()}
+    known |= {_pair(t.name1, t.name2) for t in name_triplets()}
+    ref = resources.files("cselink").joinpath("data", "name_variants.csv")
+    if ref.is_file():
+        with ref.open("r", encoding="utf-8") as fh:
+            table = pd.read_csv(fh, dtype=str, keep_default_na=False, comment="#")
+        if {"variant_group", "name"} <= set(table.columns):
+            for _, group in table.groupby("variant_group"):
+                names = list(group["name"])
+                known |= {_pair(a, b) for i, a in enumerate(names) for b in names[i + 1 :]}
+    return known
+
+
+_GENERATOR_SCRIPT = """
+import sys
+import cselink.synthetic as synthetic
+opened, imported = [], []
+def hook(event, args):
+    if event == "open" and isinstance(args[0], str):
+        opened.append(args[0])
+    elif event == "import":
+        imported.append(args[0])
+sys.addaudithook(hook)
+synthetic.generate_frames(synthetic.SynthConfig(people=300, seed=3))
+print("\\n".join(["OPEN " + p for p in opened] + ["IMPORT " + m for m in imported]))
+"""
+
+
+def test_generator_reads_none_of_the_matchers_name_knowledge() -> None:
+    """In a fresh interpreter, generating opens the generator's table and nothing of the
+    matcher's; and the module's source neither imports the matcher's name code or the
+    ``nicknames`` package nor names the matcher's table."""
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", _GENERATOR_SCRIPT],
+        capture_output=True, text=True, check=True, cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    lines = done.stdout.splitlines()
+    opened = [Path(x[5:]).name for x in lines if x.startswith("OPEN ")]
+    imported = {x[7:].split(".")[0] for x in lines if x.startswith("IMPORT ")}
+    assert "synth_name_variants.csv" in opened  # the hook sees the data files
+    assert "name_variants.csv" not in opened
+    assert "nicknames" not in imported
+
+    import cselink.synthetic as synthetic
+
+    tree = ast.parse(inspect.getsource(synthetic))
+    modules = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    modules |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert not {m for m in modules if m.split(".")[0] == "nicknames"}
+    assert not {m for m in modules if m.startswith(("cselink.standardise", "cselink.comparisons"))}
+    strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)}
+    assert not {x for x in strings if isinstance(x, str) and x.endswith("name_variants.csv")
+                and not x.startswith("synth_")}
+
+
+def test_generator_table_mostly_lies_outside_the_matchers_knowledge() -> None:
+    table = _generator_table()
+    assert set(table["kind"]) == {
+        "short_form", "spelling", "transliteration", "anglicised", "surname"
+    }
+    assert (table["name"] != table["variant"]).all()
+    known = _matcher_knowledge()
+    pairs = [_pair(a, b) for a, b in zip(table["name"], table["variant"], strict=True)]
+    table["known"] = [p in known for p in pairs]
+    forenames = table[table["kind"] != "surname"]
+    assert len(forenames) >= 1000
+    # at least half of the generator's forename pairs, and of its short forms, are
+    # unknown to the matcher (a generator that copied the matcher's table fails)
+    assert forenames["known"].mean() <= 0.5
+    assert table.loc[table["kind"] == "short_form", "known"].mean() <= 0.5
+    # and it holds the UK forms the matcher was found to miss
+    for a, b in [("Oliver", "Olly"), ("Imogen", "Immy"), ("Freddie", "Freddy"),
+                 ("Ruby", "Rubie"), ("Jasmine", "Jaz"), ("Muhammad", "Mo")]:
+        assert _pair(a, b) in set(pairs)
+
+
+def test_name_corruptions_come_from_the_generators_table(noisy) -> None:
+    records, ppl, _, _ = noisy
+    table = _generator_table()
+    kinds = {
+        "nickname": {"short_form"},
+        "variant_forename": {"spelling", "transliteration"},
+        "anglicised_forename": {"anglicised"},
+    }
+    other = {"name_swap", "typo_forename", "unicode_noise", "alias_as_main"}
+    tags = records["corruptions"].map(tag_set)
+    true = ppl.loc[records["person_id"], "forename"].to_numpy()
+    for tag, allowed in kinds.items():
+        rows = table[table["kind"].isin(allowed)]
+        pairs = {_pair(a, b) for a, b in zip(rows["name"], rows["variant"], strict=True)}
+        hit = tags.map(lambda t, tag=tag: tag in t and not t & other).to_numpy()
+        assert hit.sum() >= (3 if tag == "anglicised_forename" else 30), tag
+        recorded = records.loc[hit, "forename"].to_numpy()
+        assert all(_pair(a, b) in pairs for a, b in zip(true[hit], recorded, strict=True)), tag
+
+
+@pytest.fixture(scope="module")
+def families() -> tuple[pd.DataFrame, pd.DataFrame]:
+    frames = generate_frames(SynthConfig(people=20_000, seed=5))
+    return frames.people.set_index("person_id", drop=False), frames.relations
+
+
+def test_twins_are_about_three_percent_of_young_people(families) -> None:
+    ppl, rel = families
+    twins = (rel["relation"] == "twin").sum() * 2 / len(ppl)
+    assert 0.025 <= twins <= 0.035
+
+
+def test_siblings_names_follow_naming_practice(families) -> None:
+    """Never one name written two ways (by the generator's table or a shortening such as
+    Alf/Alfie); alliterative or rhyming pairs only a few percent."""
+    ppl, rel = families
+    table = _generator_table()
+    variants = {_pair(a, b) for a, b in zip(table["name"], table["variant"], strict=True)}
+    for relation in ("twin", "sibling"):
+        pairs = rel[rel["relation"] == relation]
+        assert len(pairs) >= 200, relation
+        a = ppl.loc[pairs["person_id_a"], "forename"].map(_fold).to_numpy()
+        b = ppl.loc[pairs["person_id_b"], "forename"].map(_fold).to_numpy()
+        same = [
+            x == y or frozenset((x, y)) in variants or x.startswith(y) or y.startswith(x)
+            for x, y in zip(a, b, strict=True)
+        ]
+        assert not any(same), relation
+        alike = np.array([x[0] == y[0] or x[-3:] == y[-3:] for x, y in zip(a, b, strict=True)])
+        assert 0.005 <= alike.mean() <= 0.08, relation
+
+
+# --------------------------------------------------------------------------- name frequencies
+
+
+@pytest.fixture(scope="module")
+def cohorts() -> pd.DataFrame:
+    """18 birth cohorts (ages 0 to 17) with realistic name frequencies."""
+    frames = generate_frames(SynthConfig(people=30_000, seed=9, min_age=0, max_age=17))
+    people = frames.people
+    return people.assign(year=people["dob"].str[:4].astype(int))
+
+
+def test_forenames_follow_realistic_shares_and_change_by_birth_year(cohorts) -> None:
+    for sex in "MF":
+        shares = cohorts.loc[cohorts["sex"] == sex, "forename"].value_counts(normalize=True)
+        assert 0.01 <= shares.iloc[0] <= 0.04  # the top name: a few percent
+        assert 0.35 <= shares.head(100).sum() <= 0.7  # the top 100 about half the births
+        assert len(shares) >= 600  # and a long tail
+    white = cohorts[cohorts["community"] == "white_british"]
+    early, late = white[white["year"] <= 2012], white[white["year"] >= 2020]
+    for rising, falling in [("Arthur", "Joshua"), ("Florence", "Jessica")]:
+        assert (late["forename"] == rising).mean() > 1.3 * (early["forename"] == rising).mean()
+        assert (early["forename"] == falling).mean() > 1.3 * (late["forename"] == falling).mean()
+
+
+def test_surnames_are_zipf_like_with_smith_first(cohorts) -> None:
+    white = cohorts.loc[cohorts["community"] == "white_british", "surname"]
+    shares = white.str.split("-").str[0].value_counts(normalize=True)
+    assert list(shares.index[:2]) == ["Smith", "Jones"]
+    assert 0.01 <= shares["Smith"] <= 0.02
+    assert shares.head(10).sum() < 0.1
+
+
+def test_flat_names_are_a_labelled_contrast() -> None:
+    flat = generate_frames(SynthConfig(people=3000, seed=9, name_frequencies="flat")).people
+    real = generate_frames(SynthConfig(people=3000, seed=9)).people
+    assert flat["forename"].nunique() < real["forename"].nunique()
+    with pytest.raises(ConfigError, match="name_frequencies"):
+        SynthConfig(name_frequencies="uniform")
