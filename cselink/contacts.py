@@ -907,6 +907,54 @@ def _shared_contacts(con: duckdb.DuckDBPyConnection, entries: Sequence[dict[str,
     return out
 
 
+# =========================================================================== network picture
+
+#: At most this many people are drawn in the network picture (the table lists them all).
+NETWORK_MAX_PEOPLE: Final[int] = 40
+
+
+def contact_network(shared: pd.DataFrame) -> dict[str, Any]:
+    """Positions for the network picture of contacts named on several referrals.
+
+    People (one node per ``shared_id``) along the top row, referrals along the bottom,
+    a line for each mention, so a group exploiting several young people shows as one
+    node fanning out to their referrals. Pure layout: the template draws it as inline SVG.
+
+    Returns:
+        ``width``, ``height``, ``people`` and ``referrals`` (x, y, label, and for
+        referrals the local authority), ``edges`` (x1, y1, x2, y2) and ``left_out``
+        (people not drawn, beyond :data:`NETWORK_MAX_PEOPLE`).
+    """
+    if shared.empty:
+        return {"width": 0, "height": 0, "people": [], "referrals": [], "edges": [],
+                "left_out": 0}
+    ids = list(dict.fromkeys(shared["shared_id"]))
+    drawn = set(ids[:NETWORK_MAX_PEOPLE])
+    rows = shared[shared["shared_id"].isin(drawn)]
+    refs = list(dict.fromkeys(rows["referral_id"]))
+    step, margin = 56, 40
+    width = margin * 2 + step * (max(len(drawn), len(refs)) - 1)
+    top, bottom = 40, 170
+
+    def xs(n: int) -> list[float]:
+        span = step * (n - 1)
+        start = (width - span) / 2
+        return [round(start + i * step, 1) for i in range(n)]
+
+    people = [{"id": sid, "x": x, "y": top, "label": sid}
+              for sid, x in zip(ids[:NETWORK_MAX_PEOPLE], xs(len(drawn)), strict=True)]
+    la = dict(zip(rows["referral_id"], rows["local_authority"], strict=True))
+    referrals = [{"id": r, "x": x, "y": bottom, "label": r, "local_authority": la.get(r, "")}
+                 for r, x in zip(refs, xs(len(refs)), strict=True)]
+    px = {p["id"]: p["x"] for p in people}
+    rx = {r["id"]: r["x"] for r in referrals}
+    edges = [{"x1": px[sid], "y1": top, "x2": rx[ref], "y2": bottom}
+             for sid, ref in dict.fromkeys(zip(rows["shared_id"], rows["referral_id"],
+                                               strict=True))]
+    return {"width": width, "height": bottom + 40, "people": people, "referrals": referrals,
+            "edges": edges, "left_out": len(ids) - len(drawn)}
+
+
 # =========================================================================== outputs
 
 
