@@ -155,6 +155,9 @@ CORROBORATING_LOCATION: Final[tuple[str, ...]] = (
 RARE_NAME_SHARE: Final[float] = 0.0005
 
 _ROW = "__contact_row"
+#: Surnames this similar (Jaro-Winkler) make a candidate with the forename or a nickname
+#: of it: a name heard and written down by someone else is often misspelt.
+_CANDIDATE_SURNAME_JW = 0.85
 _AGE_TOKENS = re.compile(r"\b(?:age_l|l\.dob|r\.age_lo|r\.age_hi)\b")
 _SINGLE_AGE = r"^\s*(\d{1,3})\s*$"
 _AGE_RANGE = r"^\s*(\d{1,3})\s*(?:-|–|to)\s*(\d{1,3})\s*$"
@@ -390,26 +393,40 @@ def contact_pairs_sql(ages_table: str) -> str:
     contact. A record is a candidate when one of its names is the contact's whole name
     (any date of birth), or, for a contact known by one name only (a street name or a first
     name), when it holds that name as a one-word alias (a street name), lives in the
-    contact's postcode district or is within two years of the age given.
+    contact's postcode district or is within two years of the age given. Forenames are
+    matched with their nicknames (``_q_alts``), surnames up to a misspelling; a contact
+    with a date of birth also reaches every record born that day.
     """
     ages = quote_ident(ages_table)
     return f"""
+        WITH q AS (
+            SELECT v.uid, n.alt AS fn, v.sn, r.pc_outward, a.age_lo, a.age_hi, a.panel_date
+            FROM _q_variants v JOIN _q_records r ON r.uid = v.uid
+            JOIN _q_alts n ON n.name = v.fn
+            LEFT JOIN {ages} a ON a.record_id = r.record_id
+        )
         SELECT x.uid AS uid_l, q.uid AS uid_r,
-               CASE WHEN min(q.sn) IS NULL THEN 'contact_single_name'
+               CASE WHEN bool_and(q.sn IS NULL) THEN 'contact_single_name'
                     ELSE 'contact_full_name' END AS match_key
-        FROM (SELECT v.uid, v.fn, v.sn, r.pc_outward, a.age_lo, a.age_hi, a.panel_date
-              FROM _q_variants v JOIN _q_records r ON r.uid = v.uid
-              LEFT JOIN {ages} a ON a.record_id = r.record_id
-              WHERE v.fn IS NOT NULL) q
-        JOIN lookup_variants x ON x.fn = q.fn
+        FROM q JOIN lookup_variants x ON x.fn = q.fn
         JOIN lookup_records l ON l.uid = x.uid
-        WHERE (q.sn IS NOT NULL AND x.sn = q.sn)
+        WHERE (q.sn IS NOT NULL AND x.sn IS NOT NULL
+               AND jaro_winkler_similarity(x.sn, q.sn) >= {_CANDIDATE_SURNAME_JW})
            OR (q.sn IS NULL AND (
                    (x.kind = 'alias' AND x.detail IS NOT NULL AND NOT contains(trim(x.detail), ' '))
                    OR l.pc_outward = q.pc_outward
                    OR date_sub('year', l.dob, q.panel_date)
                           BETWEEN q.age_lo - 2 AND q.age_hi + 2))
         GROUP BY x.uid, q.uid
+        UNION ALL
+        -- a contact with a date of birth: every record born that day (a name may be
+        -- nothing the agency holds: a street name it never recorded)
+        SELECT l.uid, r.uid, 'contact_dob' FROM _q_records r
+        JOIN lookup_records l ON l.dob = r.dob
+        WHERE r.dob IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM q JOIN lookup_variants x ON x.fn = q.fn
+            WHERE q.uid = r.uid AND x.uid = l.uid AND q.sn IS NOT NULL AND x.sn IS NOT NULL
+              AND jaro_winkler_similarity(x.sn, q.sn) >= {_CANDIDATE_SURNAME_JW})
     """
 
 
@@ -629,19 +646,26 @@ def find_contacts(
         finally:
             con.unregister("_contact_found")
         scored = con.execute("SELECT * FROM contact_scored").df()
+        con.execute(_LINKED_SQL)
+        linked = con.execute("SELECT * FROM contact_linked ORDER BY query_id, rec_uid").df()
     else:
-        scored = pd.DataFrame(columns=["key", "row_number", "source", "record_id"])
+        scored = pd.DataFrame(columns=["query_id", "rec_uid"])
+        linked = pd.DataFrame(columns=["query_id", "rec_uid", "via_uid"])
     places = {r["referral_id"]: (r["cross_border"]["referral_district"],
                                  r["cross_border"]["referral_place"]) for r in referrals}
-    records = _candidate_records(con, scored)
+    records = _candidate_records(
+        con, {int(u) for u in (*scored["rec_uid"], *linked["rec_uid"], *linked["via_uid"])})
     people = _contact_people(con, contacts, records, scored, search.forename_counts, la_lookup)
     found_by_key: dict[str, list[dict[str, Any]]] = {}
     for row in scored.to_dict(orient="records"):
-        found_by_key.setdefault(str(row["query_id"]), []).append(row)
+        found_by_key.setdefault(str(row["query_id"]), []).append(_candidate(row, records,
+                                                                           la_lookup))
+    for row in linked.to_dict(orient="records"):
+        found_by_key.setdefault(str(row["query_id"]), []).append(
+            _linked_candidate(row, records, la_lookup))
     entries = []
     for person in people:
-        cands = [_candidate(row, records, la_lookup)
-                 for row in found_by_key.get(person["key"], [])]
+        cands = found_by_key.get(person["key"], [])
         entries.append(_contact_entry(person, cands, sources, places, la_lookup))
     shared = _shared_contacts(con, entries, search.forename_counts, params["panel"], places)
     by_key = {r["key"]: r["shared_id"] for r in shared}
@@ -658,14 +682,32 @@ def find_contacts(
                           file=contacts.file)
 
 
+#: contact_linked: records the check linked (``clusters``) with a contact's candidate, not
+#: candidates themselves: the same person recorded under a name the contact was not
+#: given by (a street name police hold, a real name youth justice hold). Each takes the
+#: status and probability of the candidate it is linked with.
+_LINKED_SQL: Final[str] = """
+    CREATE OR REPLACE TEMP TABLE contact_linked AS
+    SELECT s.query_id, m.uid AS rec_uid, s.rec_uid AS via_uid, s.status,
+           s.contact_probability
+    FROM contact_scored s JOIN clusters c ON c.uid = s.rec_uid
+    JOIN clusters m ON m.cluster_id = c.cluster_id AND m.uid <> s.rec_uid
+    WHERE NOT EXISTS (SELECT 1 FROM contact_scored x
+                      WHERE x.query_id = s.query_id AND x.rec_uid = m.uid)
+    QUALIFY row_number() OVER (
+        PARTITION BY s.query_id, m.uid
+        ORDER BY (s.status = 'known') DESC, s.contact_probability DESC, s.rec_uid) = 1
+"""
+
+
 def _candidate_records(con: duckdb.DuckDBPyConnection,
-                       scored: pd.DataFrame) -> dict[int, dict[str, Any]]:
+                       uids: set[int]) -> dict[int, dict[str, Any]]:
     """The candidate agency records as recorded, with their district and linked person."""
     from .check import _fields, _text
 
-    if scored.empty:
+    if not uids:
         return {}
-    con.register("_contact_cand_uids", pd.DataFrame({"uid": sorted(set(scored["rec_uid"]))}))
+    con.register("_contact_cand_uids", pd.DataFrame({"uid": sorted(uids)}, dtype="int64"))
     try:
         frame = con.execute(
             """
@@ -741,6 +783,22 @@ def _candidate(row: Mapping[str, Any], records: Mapping[int, Mapping[str, Any]],
         "match_probability": float(row["contact_probability"]),
         "match_weight": float(row["contact_weight"]),
         "age_weight": float(row["mw_age"]), "reasons": reasons, "fields": rec["fields"],
+        "district": rec["district"], "place": _place(rec["district"], la_lookup),
+        "cluster_id": rec["cluster_id"], "uid": int(row["rec_uid"]),
+    }
+
+
+def _linked_candidate(row: Mapping[str, Any], records: Mapping[int, Mapping[str, Any]],
+                      la_lookup: Mapping[str, str] | None) -> dict[str, Any]:
+    from .check import _place
+
+    rec, via = records[int(row["rec_uid"])], records[int(row["via_uid"])]
+    return {
+        "source": rec["source"], "record_id": rec["record_id"], "status": row["status"],
+        "match_probability": float(row["contact_probability"]), "match_weight": None,
+        "age_weight": None, "fields": rec["fields"],
+        "reasons": [f"linked through {via['source']} record {via['record_id']} (the check "
+                    "links the two records as one person)"],
         "district": rec["district"], "place": _place(rec["district"], la_lookup),
         "cluster_id": rec["cluster_id"], "uid": int(row["rec_uid"]),
     }
