@@ -54,11 +54,13 @@ import logging
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import combinations
 from pathlib import Path
 from typing import Any, Final
 
 import duckdb
 import pandas as pd
+from rapidfuzz.distance import JaroWinkler
 
 from ._sql import quote_ident
 from .comparisons import COMPARISONS, Comparison, ComparisonLevel
@@ -158,6 +160,8 @@ _ROW = "__contact_row"
 #: Surnames this similar (Jaro-Winkler) make a candidate with the forename or a nickname
 #: of it: a name heard and written down by someone else is often misspelt.
 _CANDIDATE_SURNAME_JW = 0.85
+#: Whole names this far apart (Jaro-Winkler below it) are two people.
+_CONFLICT_NAME_JW = 0.8
 _AGE_TOKENS = re.compile(r"\b(?:age_l|l\.dob|r\.age_lo|r\.age_hi)\b")
 _SINGLE_AGE = r"^\s*(\d{1,3})\s*$"
 _AGE_RANGE = r"^\s*(\d{1,3})\s*(?:-|–|to)\s*(\d{1,3})\s*$"
@@ -893,14 +897,61 @@ def _links_sql() -> str:
                OR (year(l.dob) = year(r.dob) AND day(l.dob) = month(r.dob)
                    AND month(l.dob) = day(r.dob)))
           AND (l.lo IS NULL OR r.lo IS NULL OR (l.lo <= r.hi + 1 AND r.lo <= l.hi + 1))
-          -- something beyond the name agrees, as for agency records: an age or a date of
-          -- birth on both sides, or the same district; a common first name alone needs both
-          AND CASE WHEN n.whole THEN (l.lo IS NOT NULL AND r.lo IS NOT NULL)
-                                     OR l.pc_outward = r.pc_outward
+          -- a whole name is enough among the few hundred people named to one panel; a
+          -- single name needs an age or date of birth on both sides, and a common first
+          -- name the same postcode district as well
+          AND CASE WHEN n.whole THEN TRUE
                    WHEN n.single_count < $rare THEN l.lo IS NOT NULL AND r.lo IS NOT NULL
                    ELSE l.lo IS NOT NULL AND r.lo IS NOT NULL AND l.pc_outward = r.pc_outward
               END
     """
+
+
+#: A mention's most probable candidate in an agency identifies it with that agency's
+#: person (for linking mentions across referrals) from this probability: more likely
+#: than not, so two mentions are not joined through a record neither is likely to be.
+BRIDGE_PROBABILITY: Final[float] = 0.5
+
+#: Per mention, what may rule out two mentions being one person.
+_MENTION_FACTS_SQL: Final[str] = """
+    SELECT ci.key, ci.referral_id, r.fn, r.sn, r.dob, r.sex,
+           coalesce(ci.age_lo, date_sub('year', r.dob, $panel)) AS lo,
+           coalesce(ci.age_hi, date_sub('year', r.dob, $panel)) AS hi
+    FROM contact_info ci JOIN contact_input i ON i.record_id = ci.key
+    JOIN contact_records r ON r.uid = i.uid
+"""
+
+
+def _given(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and value != value) \
+        and value is not pd.NA and value is not pd.NaT
+
+
+def _conflict(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """True when two mentions cannot be one person.
+
+    Mentions on one referral are different people; so are mentions of another sex, of
+    ages more than a year apart, with dates of birth more than a year apart (a day and
+    month swap aside), or with whole names that differ (a forename or surname far apart:
+    relatives share a surname, not a forename).
+    """
+    if a["referral_id"] == b["referral_id"]:
+        return True
+    if _given(a["sex"]) and _given(b["sex"]) and "U" not in (a["sex"], b["sex"]) \
+            and a["sex"] != b["sex"]:
+        return True
+    if _given(a["lo"]) and _given(b["lo"]) and (a["lo"] > b["hi"] + 1 or b["lo"] > a["hi"] + 1):
+        return True
+    if _given(a["dob"]) and _given(b["dob"]):
+        da, db = pd.Timestamp(a["dob"]), pd.Timestamp(b["dob"])
+        swapped = da.year == db.year and da.day == db.month and da.month == db.day
+        if abs((da - db).days) > 366 and not swapped:
+            return True
+    if all(_given(x[k]) for x in (a, b) for k in ("fn", "sn")):
+        if (JaroWinkler.similarity(a["fn"], b["fn"]) < _CONFLICT_NAME_JW
+                or JaroWinkler.similarity(a["sn"], b["sn"]) < _CONFLICT_NAME_JW):
+            return True
+    return False
 
 
 def _shared_contacts(con: duckdb.DuckDBPyConnection, entries: Sequence[dict[str, Any]],
@@ -922,21 +973,32 @@ def _shared_contacts(con: duckdb.DuckDBPyConnection, entries: Sequence[dict[str,
     con.register("_contact_name_counts", counts.astype({"fn": object, "n": "int64"}))
     try:
         con.execute(_links_sql(), {"panel": panel, "rare": RARE_NAME_SHARE * total})
-        edges = con.execute("SELECT key_l, key_r FROM contact_links ORDER BY ALL").fetchall()
+        edges = con.execute("SELECT key_l, key_r, basis FROM contact_links ORDER BY ALL"
+                            ).fetchall()
+        facts = {str(r["key"]): r for r in con.execute(_MENTION_FACTS_SQL, {"panel": panel})
+                 .df().to_dict(orient="records")}
     finally:
         con.unregister("_contact_name_counts")
-    by_record: dict[tuple[str, Any], list[str]] = {}
+    # Mentions that the check identifies with one agency person: a known candidate, or the
+    # most probable candidate of an agency when it is more likely than not.
+    by_person: dict[tuple[str, Any], list[str]] = {}
     for e in entries:
+        best: dict[str, dict[str, Any]] = {}
         for c in e["candidates"]:
-            if c["status"] == "known":
-                person = ("cluster", c["cluster_id"]) if c["cluster_id"] is not None \
-                    else ("record", c["uid"])
-                by_record.setdefault(person, []).append(e["key"])
-    ref_of = {e["key"]: e["referral_id"] for e in entries}
-    for keys in by_record.values():
-        for a, b in zip(keys, keys[1:], strict=False):
-            if ref_of[a] != ref_of[b]:
-                edges.append((a, b))
+            if c["match_probability"] > best.get(c["source"], {}).get("match_probability", -1):
+                best[c["source"]] = c
+        ident = [c for c in e["candidates"] if c["status"] == "known"]
+        ident += [c for c in best.values() if c["match_probability"] >= BRIDGE_PROBABILITY]
+        for c in ident:
+            person = ("cluster", c["cluster_id"]) if c["cluster_id"] is not None \
+                else ("record", c["uid"])
+            keys = by_person.setdefault(person, [])
+            if e["key"] not in keys:
+                keys.append(e["key"])
+    bridges = [(1, a, b) for keys in by_person.values() for a, b in combinations(keys, 2)]
+    ordered = sorted([(0 if basis == "name" else 2, a, b) for a, b, basis in edges] + bridges,
+                     key=lambda t: (t[0], int(t[1]), int(t[2])))
+    members = {e["key"]: [e["key"]] for e in entries}
     parent = {e["key"]: e["key"] for e in entries}
 
     def root(k: str) -> str:
@@ -945,10 +1007,17 @@ def _shared_contacts(con: duckdb.DuckDBPyConnection, entries: Sequence[dict[str,
             k = parent[k]
         return k
 
-    for a, b in sorted(edges):
+    # Strongest evidence first; a merge that would put two mentions that cannot be one
+    # person (another referral's same-referral mention, another sex, age or whole name)
+    # into one group is skipped, so one weak link cannot chain two people together.
+    for _, a, b in ordered:
         ra, rb = root(a), root(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
+        if ra == rb or any(_conflict(facts[x], facts[y])
+                           for x in members[ra] for y in members[rb]):
+            continue
+        keep, gone = min(ra, rb, key=int), max(ra, rb, key=int)
+        parent[gone] = keep
+        members[keep] += members.pop(gone)
     groups: dict[str, list[dict[str, Any]]] = {}
     for e in entries:
         groups.setdefault(root(e["key"]), []).append(e)

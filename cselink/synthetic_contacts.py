@@ -120,6 +120,10 @@ def _adults(config: SynthConfig, frames: SynthFrames, n: int,
     ref = config.reference_day
     rows = []
     places = _places(frames)
+    # A street name singles someone out where they operate: the adults' street names are
+    # distinct while the list lasts (it has 50), then reused in a new order.
+    names = (str(monikers[int(j)]) for _ in range(2 * n + 1)
+             for j in rng.permutation(len(monikers)))
     for i in range(n):
         sex = "M" if male[i] else "F"
         pool = people[people["sex"] == sex]
@@ -128,8 +132,7 @@ def _adults(config: SynthConfig, frames: SynthFrames, n: int,
         age = int(rng.integers(18, 36))
         dob = ref - dt.timedelta(days=int(age * 365.25 + rng.integers(0, 365)))
         k = int(rng.choice([0, 1, 2], p=[0.15, 0.65, 0.20]))
-        streets = list(dict.fromkeys(str(monikers[int(j)])
-                                     for j in rng.integers(0, len(monikers), k)))
+        streets = [next(names) for _ in range(k)]
         home = places.iloc[int(rng.integers(0, len(places)))]
         rows.append({"person_id": f"A{i + 1:06d}", "forename": fore, "surname": sur,
                      "dob": dob, "sex": sex, "street_names": streets, "la": home["la"],
