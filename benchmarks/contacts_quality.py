@@ -12,6 +12,9 @@ Figures, per contact mention (a contact named on one referral) and agency:
     mention x agency cells where the agency holds the person named.
 ``not_found_held``
     share of held cells reported ``not_found`` (target at most 2%).
+``not_found_findable``
+    the same over held cells where the referral gives something the agency's records of
+    the person hold (a name word up to a misspelling, the DOB or the postcode).
 ``true_not_listed``
     share of held cells where no true record is listed (known or possible).
 ``recall_known`` / ``recall_listed`` per agency
@@ -22,7 +25,9 @@ Figures, per contact mention (a contact named on one referral) and agency:
 ``shared_precision`` / ``shared_recall``
     over pairs of mentions on different referrals: pairs given one ``shared_id`` that
     are one person, and pairs of one person that are given one ``shared_id`` (targets
-    at least 0.95 each).
+    at least 0.95 each). ``shared_recall_linkable`` counts only the pairs the data can
+    link (:func:`_linkable`): two mentions of a person nobody holds, one by a street name
+    and one by a real name, share nothing.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from rapidfuzz.distance import JaroWinkler
 
 from cselink.check import CheckOptions, _sample_sources, run_check
 from cselink.synthetic import SynthConfig, generate
@@ -62,8 +68,55 @@ def _pairs(frame: pd.DataFrame, group: str) -> set[tuple[str, str]]:
     return out
 
 
+def _tokens(*values: str) -> set[str]:
+    return {t for v in values for t in str(v).casefold().replace(";", " ").replace("-", " ")
+            .split() if len(t) > 1}
+
+
+def _findable(contacts: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
+    """Per mention and agency holding the person: whether the referral gives anything the
+    agency's records of them hold (a name word up to a misspelling, the DOB, the
+    postcode). A mention that gives none (a street name the agency never recorded, a
+    first name alone it records another way) can only be found by luck."""
+    out = []
+    recs = {k: g for k, g in records.groupby(["source", "person_id"])}
+    for c in contacts.itertuples(index=False):
+        words = _tokens(c.forename, c.surname, c.aliases)
+        for (source, pid), g in recs.items():
+            if pid != c.person_id:
+                continue
+            held = _tokens(*g[["forename", "middle_names", "surname", "aliases",
+                               "former_surnames"]].to_numpy().ravel())
+            name = any(JaroWinkler.similarity(w, h) >= 0.85 for w in words for h in held)
+            date = bool(c.dob) and c.dob in set(g["dob"])
+            pc = bool(c.postcode) and c.postcode.replace(" ", "").upper() in {
+                str(x).replace(" ", "").upper() for x in g["postcode"]}
+            out.append((c.referral_id, c.contact_id, source, name or date or pc))
+    return pd.DataFrame(out, columns=["referral_id", "contact_id", "source", "findable"])
+
+
+def _linkable(pairs: set[tuple[str, str]], mentions: pd.DataFrame,
+              held: set[str]) -> set[tuple[str, str]]:
+    """True pairs the data can link: the two mentions share a name word (up to a
+    misspelling), the DOB or the postcode, or the person is held by an agency (whose
+    record can hold both names)."""
+    by_key = {f"{m.referral_id}/{m.contact_id}": m for m in mentions.itertuples(index=False)}
+    out = set()
+    for a, b in pairs:
+        x, y = by_key[a], by_key[b]
+        wx, wy = _tokens(x.forename, x.surname, x.aliases), _tokens(y.forename, y.surname,
+                                                                   y.aliases)
+        if (x.person_id in held
+                or any(JaroWinkler.similarity(u, v) >= 0.85 for u in wx for v in wy)
+                or (x.dob and x.dob == y.dob) or (x.postcode and x.postcode == y.postcode)):
+            out.add((a, b))
+    return out
+
+
 def evaluate_contacts(rows: pd.DataFrame, shared: pd.DataFrame, contacts_truth: pd.DataFrame,
-                      truth: pd.DataFrame, sources: list[str]) -> dict[str, Any]:
+                      truth: pd.DataFrame, sources: list[str],
+                      findable: pd.DataFrame | None = None,
+                      mentions: pd.DataFrame | None = None) -> dict[str, Any]:
     """The figures of the module docstring from contacts.csv / shared_contacts.csv rows."""
     t = truth[["source", "record_id", "person_id"]].astype(str)
     ct = contacts_truth.astype(str)
@@ -85,6 +138,9 @@ def evaluate_contacts(rows: pd.DataFrame, shared: pd.DataFrame, contacts_truth: 
     grid = grid.merge(best, on=keys, how="left").merge(true_best, on=keys, how="left")
     grid[["best", "true_best"]] = grid[["best", "true_best"]].fillna(0)
     h = grid[grid["held"]]
+    if findable is not None:
+        h = h.merge(findable, on=keys, how="left")
+        h["findable"] = h["findable"].eq(True)
 
     def share(mask: pd.Series) -> float | None:
         return round(float(mask.mean()), 5) if len(mask) else None
@@ -99,6 +155,8 @@ def evaluate_contacts(rows: pd.DataFrame, shared: pd.DataFrame, contacts_truth: 
     named = ct[ct["person_id"] != ""]
     true_pairs = _pairs(named, "person_id")
     hit = len(pred & true_pairs)
+    linkable = _linkable(true_pairs, mentions, set(t["person_id"])) \
+        if mentions is not None else None
     return {
         "mentions": len(ct),
         "cells": len(grid),
@@ -111,11 +169,17 @@ def evaluate_contacts(rows: pd.DataFrame, shared: pd.DataFrame, contacts_truth: 
         "possible_per_cell": round(float((rows["status"] == "possible").sum()
                                          / max(1, len(grid))), 3),
         "by_kind_not_found": {k: share(g["best"] == 0) for k, g in h.groupby("kind")},
+        "findable_held": int(h["findable"].sum()) if "findable" in h else None,
+        "not_found_findable": share(h.loc[h["findable"], "best"] == 0)
+        if "findable" in h else None,
         "per_agency": per_agency,
         "shared_pairs_true": len(true_pairs),
         "shared_pairs_found": len(pred),
         "shared_precision": round(hit / len(pred), 5) if pred else None,
         "shared_recall": round(hit / len(true_pairs), 5) if true_pairs else None,
+        "shared_pairs_linkable": len(linkable) if linkable is not None else None,
+        "shared_recall_linkable": round(len(pred & linkable) / len(linkable), 5)
+        if linkable else None,
     }
 
 
@@ -133,9 +197,13 @@ def run_one(people: int, seed: int, difficulty: str) -> dict[str, Any]:
         read = lambda name: pd.read_csv(folder / name, dtype=str,  # noqa: E731
                                         keep_default_na=False)
         assert result.contacts is not None
-        figures = evaluate_contacts(result.contacts.rows, result.contacts.shared,
-                                    read("contacts_truth.csv"), read("truth.csv"),
-                                    result.sources)
+        ct = read("contacts_truth.csv")
+        records = pd.concat([read(f"canonical/{s}.csv") for s in result.sources]).merge(
+            read("truth.csv")[["source", "record_id", "person_id"]], on=["source", "record_id"])
+        mentions = read("contacts.csv").merge(ct, on=["referral_id", "contact_id"])
+        figures = evaluate_contacts(result.contacts.rows, result.contacts.shared, ct,
+                                    read("truth.csv"), result.sources,
+                                    _findable(mentions, records), mentions)
     return {"people": people, "seed": seed, "difficulty": difficulty,
             "check_seconds": round(seconds, 1), **figures}
 

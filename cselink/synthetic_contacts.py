@@ -121,7 +121,8 @@ def _adults(config: SynthConfig, frames: SynthFrames, n: int,
     rows = []
     places = _places(frames)
     # A street name singles someone out where they operate: the adults' street names are
-    # distinct while the list lasts (it has 50), then reused in a new order.
+    # distinct while the list lasts (it has 50), then reused in a new order (two adults
+    # of one street name, as happens).
     names = (str(monikers[int(j)]) for _ in range(2 * n + 1)
              for j in rng.permutation(len(monikers)))
     for i in range(n):
