@@ -1333,12 +1333,20 @@ def summary_lines(result: CheckResult, paths: Mapping[str, Path] | None = None) 
     lines.append(f"  referrals known under names not on the referral: {other_names}; "
                  f"cross-border: {cross}; 18 or turning 18 within six months: {turning}; "
                  f"with other young people in the household: {household}")
+    if result.contacts is not None:
+        c = result.contacts.counts()
+        lines.append(f"  contacts: {c['contacts']} named ({c['rejected']} rejected); known to an "
+                     f"agency {c['known']}, possible {c['possible']}, not found "
+                     f"{c['not_found']}; named on more than one referral: "
+                     f"{c['shared_people']} people ({c['shared_mentions']} mentions)")
     if result.rejected_rows:
         rej = ", ".join(f"{k} {v}" for k, v in sorted(result.rejected_rows.items()))
         lines.append(f"  agency rows rejected at ingest (see rejects.csv): {rej}")
     if paths:
         lines.append(f"Report: {paths['report']}")
         lines.append(f"Results: {paths['results_csv']} and {paths['results_json']}")
+        if "contacts_csv" in paths:
+            lines.append(f"Contacts: {paths['contacts_csv']} and {paths['shared_contacts_csv']}")
     return lines
 
 
@@ -1458,8 +1466,9 @@ def demo(
         from dataclasses import replace
 
         options = replace(options, la_lookup=_synthetic_la_lookup())
+    contacts = sample / "contacts.csv"
     result, paths = check(sample / "referrals.csv", _sample_sources(sample), folder,
-                          options=options)
+                          options=options, contacts=contacts if contacts.is_file() else None)
     figures = None
     if (sample / "referrals_truth.csv").is_file() and (sample / "truth.csv").is_file():
         figures = evaluate_against_truth(

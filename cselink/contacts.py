@@ -1062,43 +1062,43 @@ NETWORK_MAX_PEOPLE: Final[int] = 40
 def contact_network(shared: pd.DataFrame) -> dict[str, Any]:
     """Positions for the network picture of contacts named on several referrals.
 
-    People (one node per ``shared_id``) along the top row, referrals along the bottom,
-    a line for each mention, so a group exploiting several young people shows as one
-    node fanning out to their referrals. Pure layout: the template draws it as inline SVG.
+    Referrals in a column on the left, people (one node per ``shared_id``) in a column on
+    the right, a line for each mention, so a group exploiting several young people shows
+    as one node fanning out to their referrals. Referrals are ordered by the first person
+    naming them, so lines cross little; the picture grows downwards, not off the page.
+    Pure layout: the template draws it as inline SVG.
 
     Returns:
-        ``width``, ``height``, ``people`` and ``referrals`` (x, y, label, and for
-        referrals the local authority), ``edges`` (x1, y1, x2, y2) and ``left_out``
-        (people not drawn, beyond :data:`NETWORK_MAX_PEOPLE`).
+        ``width``, ``height``, ``people`` and ``referrals`` (x, y, label; referrals also
+        their local authority), ``edges`` (x1, y1, x2, y2) and ``left_out`` (people not
+        drawn, beyond :data:`NETWORK_MAX_PEOPLE`).
     """
     if shared.empty:
         return {"width": 0, "height": 0, "people": [], "referrals": [], "edges": [],
                 "left_out": 0}
     ids = list(dict.fromkeys(shared["shared_id"]))
-    drawn = set(ids[:NETWORK_MAX_PEOPLE])
-    rows = shared[shared["shared_id"].isin(drawn)]
-    refs = list(dict.fromkeys(rows["referral_id"]))
-    step, margin = 56, 40
-    width = margin * 2 + step * (max(len(drawn), len(refs)) - 1)
-    top, bottom = 40, 170
+    drawn = ids[:NETWORK_MAX_PEOPLE]
+    rows = shared[shared["shared_id"].isin(set(drawn))]
+    refs = list(dict.fromkeys(rows.sort_values("shared_id", kind="stable")["referral_id"]))
+    row_h, top, left_x, right_x = 24, 20, 170, 430
+    height = top * 2 + row_h * max(len(refs), len(drawn))
 
-    def xs(n: int) -> list[float]:
-        span = step * (n - 1)
-        start = (width - span) / 2
-        return [round(start + i * step, 1) for i in range(n)]
+    def ys(n: int) -> list[float]:
+        step = (height - 2 * top) / max(n, 1)
+        return [round(top + step * (i + 0.5), 1) for i in range(n)]
 
-    people = [{"id": sid, "x": x, "y": top, "label": sid}
-              for sid, x in zip(ids[:NETWORK_MAX_PEOPLE], xs(len(drawn)), strict=True)]
     la = dict(zip(rows["referral_id"], rows["local_authority"], strict=True))
-    referrals = [{"id": r, "x": x, "y": bottom, "label": r, "local_authority": la.get(r, "")}
-                 for r, x in zip(refs, xs(len(refs)), strict=True)]
-    px = {p["id"]: p["x"] for p in people}
-    rx = {r["id"]: r["x"] for r in referrals}
-    edges = [{"x1": px[sid], "y1": top, "x2": rx[ref], "y2": bottom}
+    referrals = [{"id": r, "x": left_x, "y": y, "label": r, "local_authority": la.get(r, "")}
+                 for r, y in zip(refs, ys(len(refs)), strict=True)]
+    people = [{"id": sid, "x": right_x, "y": y, "label": sid}
+              for sid, y in zip(drawn, ys(len(drawn)), strict=True)]
+    py = {p["id"]: p["y"] for p in people}
+    ry = {r["id"]: r["y"] for r in referrals}
+    edges = [{"x1": left_x, "y1": ry[ref], "x2": right_x, "y2": py[sid]}
              for sid, ref in dict.fromkeys(zip(rows["shared_id"], rows["referral_id"],
                                                strict=True))]
-    return {"width": width, "height": bottom + 40, "people": people, "referrals": referrals,
-            "edges": edges, "left_out": len(ids) - len(drawn)}
+    return {"width": right_x + 80, "height": height, "people": people,
+            "referrals": referrals, "edges": edges, "left_out": len(ids) - len(drawn)}
 
 
 # =========================================================================== outputs
