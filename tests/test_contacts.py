@@ -272,3 +272,57 @@ def test_cli_bad_contacts_file_exits_2(sample: Path, tmp_path: Path,
     assert code == 2
     err = capsys.readouterr().err
     assert "contacts.csv" in err and "contact_id" in err and "Traceback" not in err
+
+
+def test_mapping_suggest_recognises_a_contacts_export(con: duckdb.DuckDBPyConnection,
+                                                      tmp_path: Path) -> None:
+    from cselink.suggest import suggest_mapping
+
+    path = tmp_path / "export.csv"
+    pd.DataFrame([
+        {"ReferralRef": "R1", "ContactID": "1", "Forename": "Jay", "Surname": "Smith",
+         "Street Name / alias": "Ghost", "Approx Age": "18-21", "DOB": "",
+         "Gender": "Male", "Postcode": "M8 6UY", "Relationship": "older boyfriend"},
+        {"ReferralRef": "R2", "ContactID": "1", "Forename": "", "Surname": "",
+         "Street Name / alias": "Little D", "Approx Age": "25", "DOB": "03/04/2001",
+         "Gender": "Male", "Postcode": "", "Relationship": "associate"},
+    ]).to_csv(path, index=False)
+    mapping = tmp_path / "export.toml"
+    mapping.write_text(suggest_mapping(path), encoding="utf-8")
+    loaded = load_contacts(con, f"{path}:{mapping}", ["R1", "R2"])
+    assert loaded.info[["referral_id", "contact_id"]].values.tolist() == [["R1", "1"],
+                                                                          ["R2", "1"]]
+    assert loaded.queries["aliases"].tolist() == ["Ghost", "Little D"]
+    assert loaded.info["age_lo"].tolist() == [18, 24]
+
+
+def test_report_has_the_contacts_sections(checked: dict[str, Any]) -> None:
+    html = Path(checked["paths"]["report"]).read_text(encoding="utf-8")
+    assert "Contacts named on more than one referral" in html
+    assert "Known contacts" in html
+    section = html.split('id="shared-contacts"')[1].split("</section>")[0]
+    assert "<svg" in section and "<circle" in section and "<line" in section
+    assert "<script" not in html
+
+
+def test_synthetic_contacts_are_deterministic_with_truth() -> None:
+    from cselink.synthetic import generate_frames
+
+    a = generate_frames(SynthConfig(people=600, seed=5))
+    b = generate_frames(SynthConfig(people=600, seed=5))
+    assert a.contacts is not None and a.contacts_truth is not None
+    pd.testing.assert_frame_equal(a.contacts, b.contacts)
+    assert tuple(a.contacts.columns) == (
+        "referral_id", "contact_id", "forename", "surname", "aliases", "dob", "age", "sex",
+        "address", "postcode", "relationship")
+    truth = a.contacts_truth
+    assert set(truth["kind"]) <= {"adult", "peer", "unknown"}
+    assert len(truth) == len(a.contacts)
+    # adults held by police are in the agency files and the truth
+    adults = set(truth.loc[truth["kind"] == "adult", "person_id"])
+    police = a.truth[a.truth["source"] == "police"]
+    assert adults & set(police["person_id"])
+    assert set(police["record_id"]) == set(a.canonical["police"]["record_id"])
+    # a group is named on more than one referral
+    groups = truth[truth["group_id"] != ""].groupby("group_id")["referral_id"].nunique()
+    assert (groups > 1).any()
