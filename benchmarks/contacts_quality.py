@@ -185,7 +185,7 @@ def evaluate_contacts(rows: pd.DataFrame, shared: pd.DataFrame, contacts_truth: 
 
 def run_one(people: int, seed: int, difficulty: str) -> dict[str, Any]:
     """Generate one population, run the check with its contacts, score it."""
-    config = SynthConfig.preset(difficulty, people=people, seed=seed)
+    config = SynthConfig.preset(difficulty, people=people, seed=seed, contacts=True)
     with tempfile.TemporaryDirectory(prefix="cselink-contacts-") as tmp:
         folder = Path(tmp)
         generate(config, folder)

@@ -183,7 +183,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_synth(args: argparse.Namespace) -> int:
     from .synthetic import SynthConfig, generate
 
-    config = SynthConfig.preset(args.difficulty, people=args.people, seed=args.seed)
+    config = SynthConfig.preset(args.difficulty, people=args.people, seed=args.seed,
+                                contacts=args.contacts)
     result = generate(config, Path(args.out))
     sys.stdout.write(f"wrote synthetic data for {args.people} people to {args.out}\n")
     log.info("%s", result)
@@ -362,6 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--people", type=_positive_int, default=2000)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--difficulty", choices=("easy", "standard", "hard"), default="standard")
+    p.add_argument("--contacts", action="store_true",
+                   help="also name known contacts on the referrals (contacts.csv, with truth)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_synth)
 

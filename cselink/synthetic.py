@@ -469,6 +469,9 @@ class SynthConfig:
     referral_unlisted_sibling_share: float = 0.1
     referral_namesake_share: float = 0.1
     referral_aliases_listed_share: float = 0.5
+    #: Make known contacts too (cselink.synthetic_contacts): contacts.csv and its truth,
+    #: and the adults' police and youth justice records in the agency files.
+    contacts: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.reference_date, str):
@@ -690,7 +693,8 @@ def generate_frames(config: SynthConfig) -> SynthFrames:
         referrals_truth=referrals_truth,
         people=_people_frame(people),
     )
-    frames = add_contacts(config, frames)
+    if config.contacts:
+        frames = add_contacts(config, frames)
     logger.info(
         "synthetic population: %d people, %d records, %d referrals in %.2f s",
         config.people,

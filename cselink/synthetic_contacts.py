@@ -1,7 +1,8 @@
 """Synthetic known contacts and perpetrators, with truth, beside the synthetic referrals.
 
-Called by :func:`cselink.synthetic.generate_frames` once the young people, their agency
-records and the referrals exist. Nothing here is real: names are drawn from the
+Called by :func:`cselink.synthetic.generate_frames` (with ``SynthConfig(contacts=True)``,
+``cselink synth --contacts``) once the young people, their agency records and the
+referrals exist. Nothing here is real: names are drawn from the
 population's own names and ``monikers.csv``, addresses from the population's streets.
 
 How the contacts are made
@@ -30,7 +31,8 @@ Files (written by :func:`cselink.synthetic.generate`): ``contacts.csv`` (the can
 contacts columns, :data:`cselink.contacts.CONTACT_COLUMNS`) and ``contacts_truth.csv``
 (``referral_id, contact_id, person_id, kind, group_id``; ``kind`` is ``adult``,
 ``peer`` or ``unknown``). The adults' agency records are added to the agency files and
-to ``truth.csv`` (person ids ``A000001``...).
+to ``truth.csv`` (person ids ``A000001``..., not in ``people.csv``, which holds the
+young people).
 """
 
 from __future__ import annotations

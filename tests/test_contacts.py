@@ -308,8 +308,9 @@ def test_report_has_the_contacts_sections(checked: dict[str, Any]) -> None:
 def test_synthetic_contacts_are_deterministic_with_truth() -> None:
     from cselink.synthetic import generate_frames
 
-    a = generate_frames(SynthConfig(people=600, seed=5))
-    b = generate_frames(SynthConfig(people=600, seed=5))
+    a = generate_frames(SynthConfig(people=600, seed=5, contacts=True))
+    b = generate_frames(SynthConfig(people=600, seed=5, contacts=True))
+    assert generate_frames(SynthConfig(people=600, seed=5)).contacts is None
     assert a.contacts is not None and a.contacts_truth is not None
     pd.testing.assert_frame_equal(a.contacts, b.contacts)
     assert tuple(a.contacts.columns) == (
