@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import stat
 from pathlib import Path
@@ -242,7 +243,9 @@ def test_contacts_mapping(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> Non
 
 
 def test_cli_check_with_contacts(checked: dict[str, Any], sample: Path, tmp_path: Path,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+                                 capsys: pytest.CaptureFixture[str],
+                                 caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     argv = ["check", "--referrals", str(sample / "referrals.csv"),
             "--contacts", str(checked["folder"] / "contacts.csv"),
             "--panel-date", PANEL.isoformat(), "--out", str(tmp_path / "out"), "--quiet"]
@@ -254,11 +257,14 @@ def test_cli_check_with_contacts(checked: dict[str, Any], sample: Path, tmp_path
     assert (tmp_path / "out" / "shared_contacts.csv").is_file()
     audit = (tmp_path / "out" / "audit.json").read_text(encoding="utf-8")
     assert '"contacts"' in audit
-    # no names in the audit
+    # no names in the audit, the logs or the terminal
     frame, _ = _contacts(sample)
-    for name in frame["surname"]:
-        if name:
-            assert name not in audit
+    out = capsys.readouterr()
+    names = [n for n in (*frame["forename"], *frame["surname"], *frame["aliases"]) if n]
+    for name in names:
+        assert name not in audit
+        assert name not in caplog.text
+        assert name not in out.out + out.err
 
 
 def test_cli_bad_contacts_file_exits_2(sample: Path, tmp_path: Path,
