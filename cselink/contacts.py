@@ -940,9 +940,9 @@ def _conflict(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
 
     Mentions on one referral are different people; so are mentions known to two
     different people of one agency, mentions of another sex, of ages more than a year
-    apart, with dates of birth more than a year apart (a day and month swap aside), or
-    with whole names that differ (a forename or surname far apart: relatives share a
-    surname, not a forename).
+    apart, with dates of birth more than a typing slip apart, or with forenames or
+    surnames far apart (both given: relatives share a surname, not a forename; a
+    street name is an alias and not compared).
     """
     if a["referral_id"] == b["referral_id"]:
         return True
@@ -958,12 +958,18 @@ def _conflict(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
         return True
     if _given(a["dob"]) and _given(b["dob"]):
         da, db = pd.Timestamp(a["dob"]), pd.Timestamp(b["dob"])
-        swapped = da.year == db.year and da.day == db.month and da.month == db.day
-        if abs((da - db).days) > 366 and not swapped:
+        # one typing slip: day and month swapped, or one of year, month, day differs
+        # (the year by one)
+        slip = (da.year == db.year and da.day == db.month and da.month == db.day) or sum(
+            (da.year != db.year, da.month != db.month, da.day != db.day)) <= 1 and abs(
+            da.year - db.year) <= 1
+        if not slip:
             return True
-    if all(_given(x[k]) for x in (a, b) for k in ("fn", "sn")):
-        if (JaroWinkler.similarity(a["fn"], b["fn"]) < _CONFLICT_NAME_JW
-                or JaroWinkler.similarity(a["sn"], b["sn"]) < _CONFLICT_NAME_JW):
+    for part in ("fn", "sn"):
+        # a forename (or surname) on both: two names far apart are two people; a street
+        # name is an alias, not a forename, and is not compared here
+        if _given(a[part]) and _given(b[part]) and \
+                JaroWinkler.similarity(a[part], b[part]) < _CONFLICT_NAME_JW:
             return True
     return False
 
