@@ -66,6 +66,7 @@ from typing import Any, Final
 import duckdb
 import pandas as pd
 
+from ._sql import quote_ident
 from ._version import __version__
 from .clustering import cluster_pairs
 from .comparisons import COMPARISONS
@@ -1047,6 +1048,18 @@ def _results_rows(referrals: Sequence[Mapping[str, Any]], sources: Sequence[str]
 # =========================================================================== the check
 
 
+def input_rows_sql(table: str) -> str:
+    """SELECT the canonical columns of an ingested table, lists ``;``-joined, in uid
+    order: the rows :meth:`Linker.search` takes (referrals, contacts)."""
+    return f"""
+        SELECT record_id, forename, middle_names, surname,
+               array_to_string(aliases, ';') AS aliases,
+               array_to_string(former_surnames, ';') AS former_surnames,
+               strftime(dob, '%Y-%m-%d') AS dob, sex, address, postcode, nhs_number
+        FROM {quote_ident(table)} ORDER BY uid
+    """
+
+
 def _load_referrals(con: duckdb.DuckDBPyConnection, src: Source) -> pd.DataFrame:
     """Ingest and standardise the referrals into ``ref_input``/``ref_records``.
 
@@ -1070,15 +1083,7 @@ def _load_referrals(con: duckdb.DuckDBPyConnection, src: Source) -> pd.DataFrame
                              column=str(column) if column else None)
     standardise(con, source_table="ref_input", records_table="ref_records",
                 variants_table="ref_variants", tokens_table="ref_tokens", temporary=True)
-    frame = con.execute(
-        """
-        SELECT record_id, forename, middle_names, surname,
-               array_to_string(aliases, ';') AS aliases,
-               array_to_string(former_surnames, ';') AS former_surnames,
-               strftime(dob, '%Y-%m-%d') AS dob, sex, address, postcode, nhs_number
-        FROM ref_input ORDER BY uid
-        """
-    ).df()
+    frame = con.execute(input_rows_sql("ref_input")).df()
     if frame.empty:
         raise InputDataError("no referrals", file=file)
     return frame.astype(object).where(frame.notna(), None)

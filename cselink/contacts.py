@@ -368,14 +368,9 @@ def _validate(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, mapping: Sour
     reject_frame = pd.DataFrame(sorted(rejects, key=lambda r: r[0]),
                                 columns=list(CONTACT_REJECT_COLUMNS))
     if used:
-        queries = con.execute(
-            """
-            SELECT record_id, forename, middle_names, surname,
-                   array_to_string(aliases, ';') AS aliases,
-                   array_to_string(former_surnames, ';') AS former_surnames,
-                   strftime(dob, '%Y-%m-%d') AS dob, sex, address, postcode, nhs_number
-            FROM contact_input ORDER BY uid
-            """).df()
+        from .check import input_rows_sql
+
+        queries = con.execute(input_rows_sql("contact_input")).df()
         queries = queries.astype(object).where(queries.notna(), None)
     else:
         queries = pd.DataFrame(columns=["record_id"])
@@ -661,7 +656,7 @@ def find_contacts(
                                  r["cross_border"]["referral_place"]) for r in referrals}
     records = _candidate_records(
         con, {int(u) for u in (*scored["rec_uid"], *linked["rec_uid"], *linked["via_uid"])})
-    people = _contact_people(con, contacts, records, scored, search.forename_counts, la_lookup)
+    people = _contact_people(con, contacts, la_lookup)
     found_by_key: dict[str, list[dict[str, Any]]] = {}
     for row in scored.to_dict(orient="records"):
         found_by_key.setdefault(str(row["query_id"]), []).append(_candidate(row, records,
@@ -736,13 +731,10 @@ def _candidate_records(con: duckdb.DuckDBPyConnection,
 
 
 def _contact_people(con: duckdb.DuckDBPyConnection, contacts: ContactsInput,
-                    records: Mapping[int, Any], scored: pd.DataFrame,
-                    forename_counts: Mapping[str, int],
                     la_lookup: Mapping[str, str] | None) -> list[dict[str, Any]]:
     """Per contact, in file order: ids, name on the referral, age, relationship, place."""
     from .check import _place, _text
 
-    del records, scored, forename_counts
     if not len(contacts):
         return []
     frame = con.execute(
