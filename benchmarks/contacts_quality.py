@@ -14,7 +14,7 @@ Figures, per contact mention (a contact named on one referral) and agency:
     share of held cells reported ``not_found`` (target at most 2%).
 ``not_found_findable``
     the same over held cells where the referral gives something the agency's records of
-    the person hold (a name word up to a misspelling, the DOB or the postcode).
+    the person hold that could single them out (:func:`_findable`).
 ``true_not_listed``
     share of held cells where no true record is listed (known or possible).
 ``recall_known`` / ``recall_listed`` per agency
@@ -75,13 +75,16 @@ def _tokens(*values: str) -> set[str]:
 
 def _findable(contacts: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
     """Per mention and agency holding the person: whether the referral gives anything the
-    agency's records of them hold (a name word up to a misspelling, the DOB, the
-    postcode). A mention that gives none (a street name the agency never recorded, a
-    first name alone it records another way) can only be found by luck."""
+    agency's records of them hold that could single them out: a surname or street name
+    word (up to a misspelling), a forename with an age, DOB or postcode beside it, the
+    DOB, the postcode. A mention that gives none (a street name the agency never
+    recorded, a first name alone) can only be found by luck."""
     out = []
     recs = {k: g for k, g in records.groupby(["source", "person_id"])}
     for c in contacts.itertuples(index=False):
-        words = _tokens(c.forename, c.surname, c.aliases)
+        words = _tokens(c.surname, c.aliases)
+        if c.age or c.dob or c.postcode:
+            words |= _tokens(c.forename)
         for (source, pid), g in recs.items():
             if pid != c.person_id:
                 continue
