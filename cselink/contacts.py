@@ -81,6 +81,7 @@ __all__ = [
     "CORROBORATING_LOCATION",
     "RARE_NAME_SHARE",
     "SHARED_CONTACT_COLUMNS",
+    "ContactSearch",
     "ContactsInput",
     "ContactsResult",
     "age_gamma_sql",
@@ -271,6 +272,7 @@ def load_contacts(con: duckdb.DuckDBPyConnection, contacts: str | Path | Source 
 def _validate(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, mapping: SourceMapping,
               malformed: Sequence[tuple[Any, Any]], referral_ids: set[str],
               file: str) -> ContactsInput:
+    """The contact-only checks in SQL, then the ordinary ingest of the canonical columns."""
     cols = mapping.columns
 
     def col(name: str) -> str:
