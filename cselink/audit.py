@@ -271,3 +271,28 @@ def _number(name: object, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise UsageError(f"audit value {name!r} must be a number")
     return float(value)
+
+
+def contacts_audit_inputs(spec: str | Path | None) -> list[Path]:
+    """The files a ``--contacts FILE[:MAPPING.toml]`` option reads (none without one)."""
+    if spec is None:
+        return []
+    path, colon, mapping = str(spec).rpartition(":")
+    if colon and path and mapping.lower().endswith(".toml"):
+        return [Path(path).expanduser(), Path(mapping).expanduser()]
+    return [Path(spec).expanduser()]
+
+
+def contacts_audit(result: Any) -> dict[str, Any]:
+    """The audit's ``contacts`` entry: counts only (read, rejected, statuses, shared).
+
+    Args:
+        result: a :class:`cselink.contacts.ContactsResult`.
+    """
+    counts = {str(k): int(v) for k, v in result.counts().items()}
+    counts["rejected_by_reason"] = (
+        {str(k): int(v) for k, v in result.rejects.groupby("reason").size().items()}
+        if len(result.rejects) else {})
+    counts["warnings"] = [{"column": c, "reason": r, "count": int(n)}
+                          for c, r, n in result.warnings]
+    return counts

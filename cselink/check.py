@@ -66,10 +66,12 @@ from typing import Any, Final
 import duckdb
 import pandas as pd
 
+from ._sql import quote_ident
 from ._version import __version__
 from .clustering import cluster_pairs
 from .comparisons import COMPARISONS
 from .config import Settings
+from .contacts import ContactsResult, find_contacts, load_contacts, search_contacts
 from .errors import IndexStaleError, InputDataError, UsageError
 from .ingest import Source, load_sources, source_from_spec
 from .io import ensure_private_dir, sha256_file, write_csv_atomic, write_json_atomic
@@ -223,6 +225,8 @@ class CheckResult:
     comparisons: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
     la_lookup_used: bool = False
+    #: The contacts named on the referrals, when given (:mod:`cselink.contacts`).
+    contacts: ContactsResult | None = None
 
     def status_table(self) -> pd.DataFrame:
         """One row per referral, one column per source: the best status."""
@@ -263,6 +267,7 @@ class CheckResult:
                 }
                 for r in self.referrals
             ],
+            **({"contacts": self.contacts.to_dict()} if self.contacts is not None else {}),
         }
 
 
@@ -1043,6 +1048,18 @@ def _results_rows(referrals: Sequence[Mapping[str, Any]], sources: Sequence[str]
 # =========================================================================== the check
 
 
+def input_rows_sql(table: str) -> str:
+    """SELECT the canonical columns of an ingested table, lists ``;``-joined, in uid
+    order: the rows :meth:`Linker.search` takes (referrals, contacts)."""
+    return f"""
+        SELECT record_id, forename, middle_names, surname,
+               array_to_string(aliases, ';') AS aliases,
+               array_to_string(former_surnames, ';') AS former_surnames,
+               strftime(dob, '%Y-%m-%d') AS dob, sex, address, postcode, nhs_number
+        FROM {quote_ident(table)} ORDER BY uid
+    """
+
+
 def _load_referrals(con: duckdb.DuckDBPyConnection, src: Source) -> pd.DataFrame:
     """Ingest and standardise the referrals into ``ref_input``/``ref_records``.
 
@@ -1066,15 +1083,7 @@ def _load_referrals(con: duckdb.DuckDBPyConnection, src: Source) -> pd.DataFrame
                              column=str(column) if column else None)
     standardise(con, source_table="ref_input", records_table="ref_records",
                 variants_table="ref_variants", tokens_table="ref_tokens", temporary=True)
-    frame = con.execute(
-        """
-        SELECT record_id, forename, middle_names, surname,
-               array_to_string(aliases, ';') AS aliases,
-               array_to_string(former_surnames, ';') AS former_surnames,
-               strftime(dob, '%Y-%m-%d') AS dob, sex, address, postcode, nhs_number
-        FROM ref_input ORDER BY uid
-        """
-    ).df()
+    frame = con.execute(input_rows_sql("ref_input")).df()
     if frame.empty:
         raise InputDataError("no referrals", file=file)
     return frame.astype(object).where(frame.notna(), None)
@@ -1149,6 +1158,7 @@ def run_check(
     sources: Sequence[Source] | Mapping[str, Any],
     *,
     options: CheckOptions | None = None,
+    contacts: str | Path | Source | pd.DataFrame | None = None,
 ) -> CheckResult:
     """Check every referral against every agency source.
 
@@ -1161,6 +1171,9 @@ def run_check(
             DataFrame or a :class:`Source` (its name is replaced by ``referral``).
         sources: the agency sources (:class:`Source` objects, or name -> data).
         options: thresholds, panel date, index and the rest (:class:`CheckOptions`).
+        contacts: people named on the referrals (``PATH[:MAPPING.toml]``, a DataFrame or
+            a Source; columns in :data:`cselink.contacts.CONTACT_COLUMNS`), each looked
+            up in every source and linked across referrals (``result.contacts``).
 
     Returns:
         The statuses, candidates and lists (write them with :func:`write_outputs`).
@@ -1180,6 +1193,8 @@ def run_check(
         with _Steps(options.progress) as steps:
             with steps.step("referrals", "Reading the referrals"):
                 queries = _load_referrals(con, ref_src)
+                contact_input = None if contacts is None else load_contacts(
+                    con, contacts, queries["record_id"].astype(str).tolist())
             text = ("Opening the index of agency records" if options.database is not None
                     else "Reading and standardising the agency records")
             with steps.step("agencies", text):
@@ -1192,6 +1207,9 @@ def run_check(
                     agency_pairs = linker.predict(threshold=options.possible_threshold)
                 with steps.step("search", "Searching the agency records for each referral"):
                     found = linker.search(queries, threshold=0.0)
+                if contact_input is not None:
+                    with steps.step("contacts", "Searching the agency records for each contact"):
+                        contact_search = search_contacts(linker, contact_input, options.date)
                 _unify_records(linker, con)
                 rejects = linker.con.execute("SELECT * FROM rejects ORDER BY ALL").df()
                 comparisons = tuple(linker.comparisons)
@@ -1205,6 +1223,13 @@ def run_check(
                 pairs = _pairs_frame(agency_pairs, found, comparisons, model_prior)
                 result = _collect(con, pairs, [s.name for s in agency], comparisons,
                                   rejects, options)
+            if contact_input is not None:
+                with steps.step("contacts_found", "Finding the contacts' records"):
+                    result.contacts = find_contacts(
+                        con, contact_search, contact_input, result.sources, comparisons,
+                        result.referrals, known_threshold=options.known_threshold,
+                        possible_threshold=options.possible_threshold,
+                        panel_date=options.date, la_lookup=options.la_lookup)
         result.timings = {**engine_timings, **steps.timings}
     finally:
         con.close()
@@ -1264,6 +1289,10 @@ def write_outputs(result: CheckResult, out_dir: str | Path) -> dict[str, Path]:
     }
     if len(result.rejects):
         paths["rejects"] = write_csv_atomic(result.rejects, folder / "rejects.csv")
+    if result.contacts is not None:
+        from .contacts import write_contacts_outputs
+
+        paths.update(write_contacts_outputs(result.contacts, folder))
     return paths
 
 
@@ -1273,10 +1302,11 @@ def check(
     out_dir: str | Path,
     *,
     options: CheckOptions | None = None,
+    contacts: str | Path | Source | pd.DataFrame | None = None,
 ) -> tuple[CheckResult, dict[str, Path]]:
     """:func:`run_check` then :func:`write_outputs`: the whole pre-panel check."""
     ensure_private_dir(out_dir)  # fail before the work, not after it
-    result = run_check(referrals, sources, options=options)
+    result = run_check(referrals, sources, options=options, contacts=contacts)
     with _Steps(result.options.progress) as steps, \
             steps.step("write", "Writing results.csv, results.json and report.html"):
         paths = write_outputs(result, out_dir)
@@ -1308,12 +1338,20 @@ def summary_lines(result: CheckResult, paths: Mapping[str, Path] | None = None) 
     lines.append(f"  referrals known under names not on the referral: {other_names}; "
                  f"cross-border: {cross}; 18 or turning 18 within six months: {turning}; "
                  f"with other young people in the household: {household}")
+    if result.contacts is not None:
+        c = result.contacts.counts()
+        lines.append(f"  contacts: {c['contacts']} named ({c['rejected']} rejected); known to an "
+                     f"agency {c['known']}, possible {c['possible']}, not found "
+                     f"{c['not_found']}; named on more than one referral: "
+                     f"{c['shared_people']} people ({c['shared_mentions']} mentions)")
     if result.rejected_rows:
         rej = ", ".join(f"{k} {v}" for k, v in sorted(result.rejected_rows.items()))
         lines.append(f"  agency rows rejected at ingest (see rejects.csv): {rej}")
     if paths:
         lines.append(f"Report: {paths['report']}")
         lines.append(f"Results: {paths['results_csv']} and {paths['results_json']}")
+        if "contacts_csv" in paths:
+            lines.append(f"Contacts: {paths['contacts_csv']} and {paths['shared_contacts_csv']}")
     return lines
 
 
@@ -1433,8 +1471,9 @@ def demo(
         from dataclasses import replace
 
         options = replace(options, la_lookup=_synthetic_la_lookup())
+    contacts = sample / "contacts.csv"
     result, paths = check(sample / "referrals.csv", _sample_sources(sample), folder,
-                          options=options)
+                          options=options, contacts=contacts if contacts.is_file() else None)
     figures = None
     if (sample / "referrals_truth.csv").is_file() and (sample / "truth.csv").is_file():
         figures = evaluate_against_truth(

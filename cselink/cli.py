@@ -183,7 +183,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_synth(args: argparse.Namespace) -> int:
     from .synthetic import SynthConfig, generate
 
-    config = SynthConfig.preset(args.difficulty, people=args.people, seed=args.seed)
+    config = SynthConfig.preset(args.difficulty, people=args.people, seed=args.seed,
+                                contacts=args.contacts)
     result = generate(config, Path(args.out))
     sys.stdout.write(f"wrote synthetic data for {args.people} people to {args.out}\n")
     log.info("%s", result)
@@ -227,7 +228,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise UsageError("give at least one --source NAME=PATH[:MAPPING.toml]")
     sources = [source_from_spec(s) for s in args.source]
     options = _check_options(args)
-    result, paths = check(args.referrals, sources, args.out, options=options)  # type: ignore[arg-type]
+    result, paths = check(args.referrals, sources, args.out, options=options,  # type: ignore[arg-type]
+                          contacts=args.contacts)
     _write_check_audit(args, Path(args.out), sources, result, options)
     _print_summary(summary_lines(result, paths), args.quiet)
     return 0
@@ -236,12 +238,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 def _write_check_audit(args: argparse.Namespace, out_dir: Path, sources: Sequence[object],
                        result: object, options: object) -> None:
     """``DIR/audit.json``: what the check read (names, sizes, hashes), counts and timings."""
-    from .audit import audit_inputs, build_audit, write_audit
+    from .audit import audit_inputs, build_audit, contacts_audit, contacts_audit_inputs, write_audit
 
     audit = build_audit(
         command=args.command, argv=args.argv,
         inputs=audit_inputs(sources, args.referrals,  # type: ignore[arg-type]
-                            getattr(args, "settings", None), getattr(args, "model", None)),
+                            getattr(args, "settings", None), getattr(args, "model", None),
+                            *contacts_audit_inputs(getattr(args, "contacts", None))),
         ingest=None, model=None,
         thresholds={"known": options.known_threshold,  # type: ignore[attr-defined]
                     "possible": options.possible_threshold},  # type: ignore[attr-defined]
@@ -249,6 +252,8 @@ def _write_check_audit(args: argparse.Namespace, out_dir: Path, sources: Sequenc
         started=args.started,
     )
     audit["rejected_rows"] = dict(result.rejected_rows)  # type: ignore[attr-defined]
+    if result.contacts is not None:  # type: ignore[attr-defined]
+        audit["contacts"] = contacts_audit(result.contacts)  # type: ignore[attr-defined]
     write_audit(out_dir / "audit.json", audit)
 
 
@@ -358,6 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--people", type=_positive_int, default=2000)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--difficulty", choices=("easy", "standard", "hard"), default="standard")
+    p.add_argument("--contacts", action="store_true",
+                   help="also name known contacts on the referrals (contacts.csv, with truth)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_synth)
 
@@ -400,6 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", action="append", default=[], metavar="NAME=PATH[:MAPPING.toml]",
                    help="an agency extract; repeat for each agency")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--contacts", metavar="FILE[:MAPPING.toml]",
+                   help="people named on the referrals (referral_id, contact_id, names, "
+                        "dob or age, ...): looked up in every source, linked across referrals")
     p.add_argument("--db", metavar="FILE.duckdb",
                    help="build or reuse a persisted index of the agency sources (refused "
                         "when the source files changed)")

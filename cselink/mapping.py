@@ -34,10 +34,14 @@ from cselink.schema import CANONICAL_COLUMNS, LIST_SEPARATOR
 
 NameOrder = Literal["surname_first", "forename_first"]
 
+#: Columns of a contacts file beyond the canonical ones (see :mod:`cselink.contacts`): a
+#: contacts mapping names ``referral_id`` and ``contact_id`` instead of ``record_id``.
+CONTACT_ONLY_COLUMNS: Final[tuple[str, ...]] = ("referral_id", "contact_id", "age", "relationship")
+
 #: Canonical columns a mapping may name in ``[columns]`` (``source`` is set at ingest).
 MAPPABLE_COLUMNS: Final[tuple[str, ...]] = tuple(c for c in CANONICAL_COLUMNS if c != "source") + (
     "full_name",
-)
+) + CONTACT_ONLY_COLUMNS
 
 #: The name parts that ``full_name`` replaces.
 NAME_PARTS: Final[tuple[str, ...]] = ("forename", "middle_names", "surname")
@@ -287,8 +291,9 @@ class Mapping:
                 columns[key] = header.strip()
             else:
                 problems.append(f"[columns] {key} must name a column (a non-empty string)")
-        if "record_id" not in cols:
-            problems.append("[columns] record_id is required (the export's id column)")
+        if "record_id" not in cols and not {"referral_id", "contact_id"} <= set(cols):
+            problems.append("[columns] record_id is required (the export's id column; "
+                            "a contacts file names referral_id and contact_id)")
         if "full_name" in columns:
             clash = [p for p in NAME_PARTS if p in columns]
             if clash:

@@ -514,6 +514,7 @@ class Linker:
     def search(
         self, queries: pd.DataFrame | Mapping[str, Any] | Sequence[Mapping[str, Any]],
         *, threshold: float = 0.0, prior: float | None = None,
+        extra_pairs_sql: str | None = None,
     ) -> pd.DataFrame:
         """Look up one or more referrals against the indexed records, without changing them.
 
@@ -534,6 +535,11 @@ class Linker:
                 referral is one person, who has about one record among them), at most
                 0.5. Raise it when the referred person is known to be held, e.g. one in
                 the number of records per person they could match.
+            extra_pairs_sql: a SELECT of more ``(uid_l, uid_r, match_key)`` candidate
+                pairs, over the queries' ``_q_records`` / ``_q_variants`` and the index's
+                look-up tables, for queries the blocking rules cannot reach (a contact
+                known by a street name and an age, :mod:`cselink.contacts`). Always
+                searched by the batch SQL.
 
         Returns:
             One row per candidate: query_id, source, record_id, match_probability,
@@ -565,9 +571,9 @@ class Linker:
             prior = min(0.5, 1.0 / max(n_index, 1))
         model = replace(self._model, prior=prior)
         with self._timed("search"):
-            if len(frame) <= _FEW_QUERIES:
+            if len(frame) <= _FEW_QUERIES and extra_pairs_sql is None:
                 return self._search_quick(frame, model, threshold)
-            return self._search_sql(frame, model, threshold)
+            return self._search_sql(frame, model, threshold, extra_pairs_sql)
 
     def _load_queries(self, frame: pd.DataFrame) -> None:
         """Ingest search queries into ``_q_input`` / ``_q_rejects`` (inside
@@ -614,8 +620,8 @@ class Linker:
             self._learned = {str(name): dict(alts) for name, alts in rows}
         return self._learned
 
-    def _search_sql(self, frame: pd.DataFrame, model: Model,
-                    threshold: float) -> pd.DataFrame:
+    def _search_sql(self, frame: pd.DataFrame, model: Model, threshold: float,
+                    extra_pairs_sql: str | None = None) -> pd.DataFrame:
         """:meth:`search` in DuckDB: the batch SQL over the queries' candidates."""
         skipped = self._ensure_lookup()[2]
         rules = self.settings.blocking
@@ -635,6 +641,10 @@ class Linker:
                 "SELECT DISTINCT key_hash FROM _q_hashes ORDER BY key_hash").fetchall()]
             for stmt in query_pairs_sqls(rules, wanted, hashes="_q_hashes", out="_q_pairs"):
                 con.execute(stmt)
+            if extra_pairs_sql is not None:
+                con.execute(f"INSERT INTO _q_pairs SELECT x.uid_l, x.uid_r, x.match_key FROM "
+                            f"({extra_pairs_sql}) x ANTI JOIN _q_pairs p "
+                            "ON p.uid_l = x.uid_l AND p.uid_r = x.uid_r")
             candidates = [int(u) for (u,) in con.execute(
                 "SELECT DISTINCT uid_l FROM _q_pairs ORDER BY uid_l").fetchall()]
             for stmt in candidate_sqls(candidates, query_records="_q_records",

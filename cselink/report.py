@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from ._version import __version__
@@ -245,7 +246,32 @@ def _context(result: CheckResult) -> dict[str, Any]:
         "counts": result.counts(),
         "rejected_rows": result.rejected_rows,
         "la_lookup_used": result.la_lookup_used,
+        **_contacts_context(result),
     }
+
+
+def _contacts_context(result: CheckResult) -> dict[str, Any]:
+    """The contacts sections: each referral's contacts and the panel-level network."""
+    from .contacts import contact_network
+
+    contacts = result.contacts
+    if contacts is None:
+        return {"contacts_given": False, "contacts_by_referral": {}, "shared_groups": [],
+                "network": contact_network(pd.DataFrame())}
+    by_ref: dict[str, list[dict[str, Any]]] = {}
+    for c in contacts.contacts:
+        known = [k for k in c["candidates"] if k["status"] == "known"]
+        by_ref.setdefault(c["referral_id"], []).append({
+            **c, "known": known,
+            "possible_sources": [s for s, st in c["statuses"].items() if st == "possible"],
+        })
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in contacts.shared.to_dict(orient="records"):
+        groups.setdefault(row["shared_id"], []).append(row)
+    return {"contacts_given": True, "contacts_by_referral": by_ref,
+            "shared_groups": [{"shared_id": k, "mentions": v} for k, v in groups.items()],
+            "network": contact_network(contacts.shared),
+            "contact_counts": contacts.counts()}
 
 
 def _environment() -> Environment:

@@ -132,6 +132,15 @@ _SYNONYMS: Final[dict[str, frozenset[str]]] = {
         "lastknownaddress usualaddress".split()
     ),
     "postcode": frozenset("postcode postcd pcode postalcode postcodeofusualaddress".split()),
+    # A contacts file (people named on referrals, cselink.contacts) has these instead of
+    # a record id.
+    "referral_id": frozenset("referralid referralref referralno referralnumber referral "
+                             "referralreference".split()),
+    "contact_id": frozenset("contactid contactref contactno contactnumber contact "
+                            "contactreference".split()),
+    "age": frozenset("age approxage approximateage agerange estimatedage ageapprox".split()),
+    "relationship": frozenset("relationship relationshiptoyp relationshiptoyoungperson "
+                              "relation connection".split()),
 }
 
 # Words that say a column is about someone else (a parent, a worker) or a place: such a
@@ -203,6 +212,10 @@ _CANONICAL_ORDER: Final[tuple[str, ...]] = (
     "aliases",
     "former_surnames",
     "address",
+    "referral_id",
+    "contact_id",
+    "age",
+    "relationship",
 )
 
 
@@ -511,7 +524,7 @@ def _choose(columns: Sequence[_Column], out: _Suggestion, rows: int) -> dict[str
                 f"check: {', '.join(_toml_str(c.header) for c in claims[1:])} also "
                 f"look{'s' if len(claims) == 2 else ''} like {canonical} (not mapped)",
             )
-    if "record_id" not in chosen:
+    if "record_id" not in chosen and not {"referral_id", "contact_id"} <= chosen.keys():
         taken = {id(c) for c in chosen.values()}
         free = [c for c in columns if id(c) not in taken]
         unique = [c for c in free if _unique(c, rows)]

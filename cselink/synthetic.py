@@ -179,6 +179,7 @@ import pandas as pd
 
 from cselink.errors import ConfigError, UsageError
 from cselink.schema import CANONICAL_COLUMNS
+from cselink.synthetic_contacts import add_contacts
 
 logger = logging.getLogger(__name__)
 
@@ -501,6 +502,9 @@ class SynthConfig:
     referral_unlisted_sibling_share: float = 0.1
     referral_namesake_share: float = 0.1
     referral_aliases_listed_share: float = 0.5
+    #: Make known contacts too (cselink.synthetic_contacts): contacts.csv and its truth,
+    #: and the adults' police and youth justice records in the agency files.
+    contacts: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.reference_date, str):
@@ -650,6 +654,9 @@ class SynthFrames:
     referrals: pd.DataFrame
     referrals_truth: pd.DataFrame
     people: pd.DataFrame
+    #: People named on the referrals and their truth (cselink.synthetic_contacts).
+    contacts: pd.DataFrame | None = None
+    contacts_truth: pd.DataFrame | None = None
 
     @property
     def record_counts(self) -> dict[str, int]:
@@ -721,6 +728,8 @@ def generate_frames(config: SynthConfig) -> SynthFrames:
         referrals_truth=referrals_truth,
         people=_people_frame(people),
     )
+    if config.contacts:
+        frames = add_contacts(config, frames)
     logger.info(
         "synthetic population: %d people, %d records, %d referrals in %.2f s",
         config.people,
@@ -772,6 +781,9 @@ def generate(config: SynthConfig, out_dir: str | Path) -> SynthResult:
     write("referrals", frames.referrals)
     write("referrals_truth", frames.referrals_truth)
     write("people", frames.people)
+    if frames.contacts is not None and frames.contacts_truth is not None:
+        write("contacts", frames.contacts)
+        write("contacts_truth", frames.contacts_truth)
     counts = frames.relations["relation"].value_counts()
     return SynthResult(
         out_dir=out,
