@@ -157,9 +157,10 @@ def family_pairs_sql(*, records_table: str = "records", out_table: str = "_famil
     number and street), within and across sources: the pairs a household or twin makes.
 
     One equi-join, so the pairs grow with household sizes, not with the square of a common
-    surname. Pairs with the same main forename (one young person in two agencies, mostly)
-    are left out: they are neither relatives nor evidence of a name written two ways. Not the postcode: a postcode holds many homes (a UK unit about fifteen, other
+    surname. Not the postcode: a postcode holds many homes (a UK unit about fifteen, other
     countries' codes thousands), and two strangers of one common surname share one easily.
+    Pairs with the same main forename (one young person in two agencies, mostly) are left
+    out: they are neither relatives nor evidence of a name written two ways.
     """
     homes = (f"(SELECT uid, source, sn, fn, addr_head AS home FROM {records_table} "
              "WHERE sn IS NOT NULL AND addr_head IS NOT NULL)")
