@@ -37,7 +37,13 @@ from rapidfuzz.distance import DamerauLevenshtein, Hamming, Jaro, Levenshtein
 
 from .blocking import key_hash, query_key_sides
 from .comparisons import COMPARISONS
-from .comparisons.vectors import _NEIGHBOURS, CROSS_JW
+from .comparisons.vectors import (
+    _NEIGHBOURS,
+    CROSS_JW,
+    SHORT_FORM_ENDINGS,
+    SHORT_FORM_MIN_STEM,
+    SHORT_FORM_MIN_TAIL,
+)
 from .config import BlockingRule
 from .explain import reasons_text
 from .lookup import _in_list
@@ -347,6 +353,21 @@ def _stem(name: str) -> str:
     return _STEM.sub(r"\1", name, count=1)
 
 
+_SHORT_ENDING = re.compile(f"({'|'.join(SHORT_FORM_ENDINGS)})$")
+
+
+def is_short_form(a: str, b: str) -> bool:
+    """:func:`cselink.comparisons.vectors.short_form_sql` in Python."""
+    if len(a) == len(b):
+        return False
+    short, full = (a, b) if len(a) < len(b) else (b, a)
+    stem = _SHORT_ENDING.sub("", short, count=1)
+    if len(stem) >= 2 and stem[-1] == stem[-2]:
+        stem = stem[:-1]
+    return ((len(stem) >= SHORT_FORM_MIN_STEM and full.startswith(stem))
+            or (len(short) >= SHORT_FORM_MIN_TAIL and full.endswith(short)))
+
+
 def _name_features(part: str, a: str | None, b: str | None,
                    learned: Learned | None = None) -> dict[str, Any]:
     """The ``_feat`` tables' features of two main names, as ``gammas_sql`` reads them:
@@ -359,7 +380,8 @@ def _name_features(part: str, a: str | None, b: str | None,
     ca, cb = _codes(a), _codes(b)
     phon = (ca[0] is not None and ca[0] == cb[0]) or (ca[1] is not None and ca[1] == cb[1])
     forename = part == "fn"
-    return {"jw": jw, "alt": forename and is_alternative(a, b, learned), "phon": phon,
+    return {"jw": jw, "alt": forename and (is_alternative(a, b, learned) or is_short_form(a, b)),
+            "phon": phon,
             "stem": not forename and _stem(a) == _stem(b),
             "typo": forename and _ge(jw, 0.80) and _typo(a, b)}
 

@@ -35,6 +35,8 @@ CASES = [
     ("siblings, different forenames and dates of birth",
      {"forename": "Jade"}, {"forename": "Kayla", "dob": "2012-09-01"}, True),
     # one child recorded twice
+    ("one child: a clipped short form no name table lists",
+     {"forename": "Rhodri"}, {"forename": "Rhod"}, False),
     ("one child: a short form a name table knows",
      {"forename": "Oliver"}, {"forename": "Olly"}, False),
     ("one child: middle name used as forename, the names reordered",

@@ -129,20 +129,59 @@ def typo_sql(a: str, b: str) -> str:
     )
 
 
+#: Endings English short forms add to a clipped name (Alf-ie, Fredd-y, Ol-ly, Mo-o?): a
+#: short form is a name clipped to its start, often with one of these and the last
+#: consonant doubled (Alfie, Freddie, Ollie, Immy, Charlie, Sam, Max, Cal).
+SHORT_FORM_ENDINGS: tuple[str, ...] = ("ie", "ey", "y", "i", "o")
+#: The fewest letters a clipped name keeps (Ed, Al, Ol).
+SHORT_FORM_MIN_STEM = 2
+
+
+def _short_stem_sql(x: str) -> str:
+    """The clipped start of a short form: its ending and then a doubled last letter
+    dropped (freddie -> fred, ollie -> ol, alfie -> alf, sam -> sam)."""
+    s = f"regexp_replace({x}, '({'|'.join(SHORT_FORM_ENDINGS)})$', '')"
+    return (f"CASE WHEN length({s}) >= 2 AND right({s}, 1) = left(right({s}, 2), 1) "
+            f"THEN left({s}, length({s}) - 1) ELSE {s} END")
+
+
+#: The fewest letters a short form kept from the end of the name has (Bella, Beth, Drew).
+SHORT_FORM_MIN_TAIL = 4
+
+
+def short_form_sql(a: str, b: str) -> str:
+    """True when the shorter of two names is a clipped form of the longer: its stem
+    (:func:`_short_stem_sql`) starts the longer name (Alfie / Alfred, Ollie / Oliver,
+    Cal / Callum, Max / Maximilian), or the short name as written ends it (Bella /
+    Isabella, Tilda / Matilda, Xander / Alexander, Beth / Elizabeth). Most English short
+    forms are made one of these two ways, and children are recorded under the one they
+    use; a name table cannot list them all.
+    """
+    def one_way(s: str, t: str) -> str:
+        stem = _short_stem_sql(s)
+        return (f"length({s}) < length({t}) AND ((length({stem}) >= {SHORT_FORM_MIN_STEM} "
+                f"AND starts_with({t}, {stem})) OR (length({s}) >= {SHORT_FORM_MIN_TAIL} "
+                f"AND ends_with({t}, {s})))")
+
+    return f"coalesce(({one_way(a, b)}) OR ({one_way(b, a)}), FALSE)"
+
+
 def name_features_sql(
     prefix: str, *, pairs_table: str = "pairs", records_table: str = "records",
     tokens_table: str = "name_tokens", alts_table: str = "name_alts",
 ) -> str:
     """Similarity features of each DISTINCT pair of main names of one part (fn or sn).
 
-    Both parts get Jaro-Winkler and sounds-alike; forenames also nickname (``fn_alt``) and
-    typing slip (``fn_typo``), surnames the Polish/Czech ending (``sn_stem``): the features
+    Both parts get Jaro-Winkler and sounds-alike; forenames also nickname (``fn_alt``: a
+    pair ``name_alts`` holds, or a clipped short form, :func:`short_form_sql`) and typing
+    slip (``fn_typo``), surnames the Polish/Czech ending (``sn_stem``): the features
     :func:`gammas_sql` reads.
     """
     p, rec = quote_ident(pairs_table), quote_ident(records_table)
     tok, alts = quote_ident(tokens_table), quote_ident(alts_table)
     if prefix == "fn":
-        extra = (f"na.name IS NOT NULL AS fn_alt, CASE WHEN jaro_winkler_similarity(d.a, d.b) "
+        extra = (f"(na.name IS NOT NULL OR {short_form_sql('d.a', 'd.b')}) AS fn_alt, "
+                 f"CASE WHEN jaro_winkler_similarity(d.a, d.b) "
                  f">= 0.80 THEN coalesce({typo_sql('d.a', 'd.b')}, FALSE) ELSE FALSE END "
                  "AS fn_typo")
         alt_join = f"LEFT JOIN {alts} na ON na.name = d.a AND na.alt = d.b"
