@@ -39,12 +39,11 @@ import pandas as pd
 
 from cselink import io as cio
 from cselink._sql import quote_ident
-from cselink.errors import ConfigError, InputDataError, UsageError
+from cselink.errors import ConfigError, InputDataError, UsageError, did_you_mean
 from cselink.identifiers import POSTCODE_IN_TEXT, nhs_digits_sql, nhs_number_valid_sql
 from cselink.mapping import (
     HEADER_HINT_CUTOFF,
     Mapping,
-    did_you_mean,
     headers_look_like_data,
     is_day_first,
     swap_day_month,

@@ -144,7 +144,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import difflib
 import json
 import logging
 import re
@@ -163,7 +162,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from cselink.errors import ConfigError, UsageError
+from cselink.errors import ConfigError, UsageError, did_you_mean
 from cselink.identifiers import (
     POSTCODE_IN_TEXT,
     nhs_check_digits,
@@ -511,8 +510,7 @@ class SynthConfig:
         if not out and self.max_age < self.min_age:
             out.append("max_age must not be below min_age")
         if self.difficulty not in DIFFICULTIES:
-            hint = difflib.get_close_matches(str(self.difficulty), list(DIFFICULTIES), n=1)
-            tip = f" (did you mean {hint[0]!r}?)" if hint else ""
+            tip = did_you_mean(str(self.difficulty), DIFFICULTIES)
             out.append(f"difficulty must be one of {', '.join(DIFFICULTIES)}{tip}")
         if not isinstance(self.reference_date, dt.date):
             out.append("reference_date must be a date")
@@ -549,10 +547,7 @@ class SynthConfig:
         if unknown:
             problems = []
             for k in unknown:
-                hint = difflib.get_close_matches(k, names, n=1)
-                problems.append(
-                    f"unknown setting {k!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
-                )
+                problems.append(f"unknown setting {k!r}" + did_you_mean(k, names))
             raise ConfigError(f"invalid synthetic settings: {problems[0]}", problems)
         return cls(difficulty=difficulty, **overrides)
 
