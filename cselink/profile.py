@@ -41,6 +41,7 @@ import duckdb
 
 from .comparisons import COMPARISONS
 from .comparisons.vectors import comparison_sqls
+from .schema import RECORDS_TABLE
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,9 @@ class DataProfile:
         return f"{text}; {len(self.learned_names)} forename pair(s) learned as one name"
 
 
-def family_pairs_sql(*, records_table: str = "records", out_table: str = "_family_pairs") -> str:
+def family_pairs_sql(
+    *, records_table: str = RECORDS_TABLE, out_table: str = "_family_pairs"
+) -> str:
     """Pairs of records sharing a main family name and the head of their address (house
     number and street), within and across sources: the pairs a household or twin makes.
 
@@ -167,7 +170,7 @@ def family_pairs_sql(*, records_table: str = "records", out_table: str = "_famil
     """
 
 
-def name_pair_counts_sql(*, records_table: str = "records",
+def name_pair_counts_sql(*, records_table: str = RECORDS_TABLE,
                          pairs_table: str = "_family_pairs",
                          alts_table: str = "name_alts", tf_table: str = "tf_fn") -> str:
     """Per unordered pair of main forenames not already known to ``alts_table``: the
