@@ -21,6 +21,7 @@ import pandas as pd
 from ._sql import quote_ident
 from .config import BlockingRule, Settings
 from .errors import ConfigError, PairExplosionError, UsageError
+from .schema import RECORDS_TABLE, VARIANTS_TABLE
 from .standardise.names import variant_pairs
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,8 @@ _PARTNER: dict[str, str] = {"dob_swapped": "dob", "fn_alt": "fn_main", "no_dob":
 
 def block_keys_sql(
     *,
-    records: str = "records",
-    variants: str = "name_variants",
+    records: str = RECORDS_TABLE,
+    variants: str = VARIANTS_TABLE,
     tokens: str = "name_tokens",
     out: str = "block_keys",
     temporary: bool = False,

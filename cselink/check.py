@@ -59,24 +59,37 @@ import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 import duckdb
 import pandas as pd
 
-from ._sql import quote_ident
-from ._version import __version__
+from .check_fields import (
+    REFERRAL_SOURCE,
+    _fields,
+    _is_missing,
+    _place,
+    _split_reasons,
+    _text,
+    identity_evidence_sql,
+)
+from .check_result import (
+    DEFAULT_KNOWN_THRESHOLD,
+    DEFAULT_POSSIBLE_THRESHOLD,
+    STATUSES,
+    CheckOptions,
+    CheckResult,
+)
 from .clustering import cluster_pairs
 from .comparisons import COMPARISONS
 from .config import Settings
-from .contacts import ContactsResult, find_contacts, load_contacts, search_contacts
+from .contacts import find_contacts, load_contacts, search_contacts
 from .errors import IndexStaleError, InputDataError, UsageError
-from .ingest import Source, load_sources, source_from_spec
+from .ingest import Source, input_rows_sql, load_sources, source_from_spec
 from .io import ensure_private_dir, sha256_file, write_csv_atomic, write_json_atomic
 from .pipeline import Linker
-from .schema import CANONICAL_COLUMNS
 from .scoring import Model
 from .standardise import standardise
 
@@ -101,9 +114,6 @@ __all__ = [
     "write_outputs",
 ]
 
-#: The source name the referrals are loaded under.
-REFERRAL_SOURCE: Final[str] = "referral"
-
 #: Columns of results.csv, in this order (the command-line contract).
 RESULT_COLUMNS: Final[tuple[str, ...]] = (
     "referral_id",
@@ -114,161 +124,11 @@ RESULT_COLUMNS: Final[tuple[str, ...]] = (
     "reasons",
 )
 
-#: Statuses, strongest first.
-STATUSES: Final[tuple[str, ...]] = ("known", "possible", "not_found")
-
-#: Default known threshold. Measured on synthetic data (``evaluate_against_truth``; the
-#: referrals looked up with ``Linker.search``): 3 seeds of 5,000 people with 500 referrals
-#: each (standard difficulty), 2 seeds of 5,000 (hard) and 20,000 people with 1,000
-#: referrals. At 0.99 a true record is ``known`` for 96.8% / 94.9% / 96.1% of the agencies
-#: holding a referred young person (94.2% / 91.6% / 93.7% when referred under another name),
-#: and 2.3% / 3.0% / 1.7% of the agencies not holding them show a ``known`` candidate,
-#: nearly all namesakes given the same name and date of birth (a deliberate hard case of
-#: the generator, told apart only by the address). 0.999 loses 1.4-2.6 points of known
-#: for 0.1-0.3 points fewer false ``known``.
-DEFAULT_KNOWN_THRESHOLD: Final[float] = 0.99
-
-#: Default possible threshold. At 0.0005, 1 in 2,458 / 4 in 1,583 / 2 in 1,608 agencies
-#: holding a referred young person report ``not_found`` (0.04% / 0.25% / 0.12%; referred
-#: under another name or a new surname 0.08% / 0.53% / 0.25%), with 0.47 / 0.72 / 0.96
-#: ``possible`` candidates per referral and agency. It sits below the probability the
-#: engine gives pairs that look like twins or siblings (0.001): some of those are the
-#: young person after all. 0.002 drops them and misses 1-1.5%; 0.0001 lists up to
-#: twice as many candidates (1.8 per referral and agency on 20,000 people) for at most
-#: one more agency found in 1,500.
-DEFAULT_POSSIBLE_THRESHOLD: Final[float] = 0.0005
-
 #: Months before the 18th birthday in which a young person is flagged as turning 18.
 TURNING_18_MONTHS: Final[int] = 6
 
-#: Fields shown side by side in the report and written in results.json, as recorded.
-DISPLAY_FIELDS: Final[tuple[str, ...]] = tuple(
-    c for c in CANONICAL_COLUMNS if c not in ("record_id", "source")
-)
-
 _STATUS_RANK: Final[dict[int, str]] = {2: "known", 1: "possible"}
 _MANIFEST_TABLE: Final[str] = "check_manifest"
-
-
-# =========================================================================== options, results
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CheckOptions:
-    """Settings of a pre-panel check.
-
-    Attributes:
-        known_threshold: probability at or above which a candidate with identity
-            evidence is ``known``.
-        possible_threshold: probability at or above which a candidate is listed
-            (``possible``); below it the agency reports ``not_found``.
-        panel_date: the panel's date, for the turning-18 list (default: today).
-        settings: linkage settings (link_type is always ``dedupe``).
-        model: a trained model (or its JSON path) to score with instead of training.
-        database: a DuckDB file holding a persisted index of the agency sources: built
-            when missing, reused when its manifest matches the source files, refused
-            (:class:`~cselink.errors.IndexStaleError`) when it does not.
-        la_lookup: postcode district -> local authority, for the cross-border list;
-            without it the postcode area (the letters of the district) is compared.
-        progress: show progress on the terminal (rich); never when stderr is not one.
-    """
-
-    known_threshold: float = DEFAULT_KNOWN_THRESHOLD
-    possible_threshold: float = DEFAULT_POSSIBLE_THRESHOLD
-    panel_date: dt.date | None = None
-    settings: Settings | None = None
-    model: Model | str | Path | None = None
-    database: str | Path | None = None
-    la_lookup: Mapping[str, str] | None = None
-    progress: bool = False
-
-    def __post_init__(self) -> None:
-        for name in ("known_threshold", "possible_threshold"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise UsageError(f"{name} must be a number")
-            if not 0.0 < float(value) <= 1.0:
-                raise UsageError(f"{name} must be above 0 and at most 1")
-        if self.possible_threshold > self.known_threshold:
-            raise UsageError("the possible threshold must not be above the known threshold")
-
-    @property
-    def date(self) -> dt.date:
-        """The panel date (today when not given)."""
-        return self.panel_date or dt.date.today()
-
-
-@dataclass(slots=True)
-class CheckResult:
-    """Everything a check found (written by :func:`write_outputs`, drawn by the report).
-
-    Attributes:
-        results: the results.csv rows (:data:`RESULT_COLUMNS`).
-        referrals: per referral, in input order: its fields as recorded, the status per
-            source, its candidates (fields, reasons, weights) and the lists (aliases to
-            circulate, agencies to inform, cross-border, turning 18, household).
-        sources: the agency source names, in the order given.
-        options: the options used.
-        rejected_rows: agency rows rejected at ingest, per source.
-        rejects: the rejected agency rows (source, row_number, record_id, column, reason).
-        comparisons: the comparisons scored, in weight-column order.
-        timings: seconds per step.
-        la_lookup_used: whether cross-border used a local-authority lookup.
-    """
-
-    results: pd.DataFrame
-    referrals: list[dict[str, Any]]
-    sources: list[str]
-    options: CheckOptions
-    rejected_rows: dict[str, int] = field(default_factory=dict)
-    rejects: pd.DataFrame = field(default_factory=pd.DataFrame)
-    comparisons: tuple[str, ...] = ()
-    timings: dict[str, float] = field(default_factory=dict)
-    la_lookup_used: bool = False
-    #: The contacts named on the referrals, when given (:mod:`cselink.contacts`).
-    contacts: ContactsResult | None = None
-
-    def status_table(self) -> pd.DataFrame:
-        """One row per referral, one column per source: the best status."""
-        rank = {s: i for i, s in enumerate(STATUSES)}
-        frame = self.results.assign(rank=self.results["status"].map(rank))
-        best = frame.groupby(["referral_id", "source"], sort=False)["rank"].min()
-        table = best.map(dict(enumerate(STATUSES))).unstack("source")
-        order = [r["referral_id"] for r in self.referrals]
-        return table.reindex(index=order, columns=self.sources)
-
-    def counts(self) -> dict[str, int]:
-        """How many referral x agency cells have each status."""
-        table = self.status_table()
-        values = table.to_numpy().ravel().tolist()
-        return {s: values.count(s) for s in STATUSES}
-
-    def to_dict(self) -> dict[str, Any]:
-        """results.json: the results rows plus the per-referral lists (JSON-ready)."""
-        rows = self.results.astype(object).where(self.results.notna(), None)
-        return {
-            "cselink_version": __version__,
-            "panel_date": self.options.date.isoformat(),
-            "known_threshold": self.options.known_threshold,
-            "possible_threshold": self.options.possible_threshold,
-            "sources": list(self.sources),
-            "rejected_rows": dict(self.rejected_rows),
-            "counts": self.counts(),
-            "results": rows.to_dict(orient="records"),
-            "referrals": [
-                {
-                    "referral_id": r["referral_id"],
-                    "statuses": r["statuses"],
-                    "aliases_to_circulate": r["aliases"],
-                    "agencies_to_inform": r["agencies"],
-                    "cross_border": r["cross_border"],
-                    "turning_18": r["turning_18"],
-                    "household": r["household"],
-                }
-                for r in self.referrals
-            ],
-            **({"contacts": self.contacts.to_dict()} if self.contacts is not None else {}),
-        }
 
 
 # =========================================================================== progress
@@ -473,41 +333,6 @@ def _agency_linker(sources: Sequence[Source], settings: Settings, model: Model |
 # =========================================================================== matching SQL
 
 
-def identity_evidence_sql(comparisons: Sequence[str]) -> str:
-    """SQL over a scored pair: true when the pair says something about the young person.
-
-    The date of birth agrees (exactly, day and month swapped, one digit apart, year off
-    by one, or same year and month) or the NHS number does, and the NHS numbers do not
-    conflict. Brothers and sisters share a surname and a home, which is most of what a
-    pair of records holds; a link without this evidence may join two children of one
-    household. Chains through another agency's record and the linked groups behind the
-    lists use only links that carry it.
-
-    Measured on synthetic data (the default thresholds, 3 x 5,000 people): requiring it
-    of chains lists a third fewer possible candidates and misses no more agencies;
-    requiring it of direct ``known`` statuses too (on top of the engine's own
-    twins-and-siblings guard) cost 1.3 points of known recall (1.7 on hard data) for no
-    fewer false ``known``, so direct statuses follow the match probability alone.
-    """
-    terms = []
-    if "dob" in comparisons:
-        dob = COMPARISONS["dob"]
-        floor = dob.gamma_of("same_year_and_month")
-        year = dob.gamma_of("year_off_by_one")
-        terms.append(f"(gamma_dob >= {min(floor, year)})")
-    nhs_agree = nhs_differ = None
-    if "nhs_number" in comparisons:
-        nhs = COMPARISONS["nhs_number"]
-        nhs_agree = f"gamma_nhs_number = {nhs.gamma_of('agree')}"
-        nhs_differ = f"gamma_nhs_number = {nhs.gamma_of('different')}"
-    if not terms and nhs_agree is None:
-        return "TRUE"
-    evidence = " OR ".join(terms + ([f"({nhs_agree})"] if nhs_agree else []))
-    if nhs_differ:
-        return f"(({evidence}) AND NOT ({nhs_differ}))"
-    return f"({evidence})"
-
-
 def _score_tables(con: duckdb.DuckDBPyConnection, pairs: pd.DataFrame,
                   comparisons: Sequence[str], options: CheckOptions) -> None:
     """check_pairs, check_paths and check_candidates (see the module docstring)."""
@@ -694,37 +519,6 @@ def _lookups(con: duckdb.DuckDBPyConnection) -> _Lookups:
                     household=grouped("check_household"))
 
 
-def _is_missing(value: Any) -> bool:
-    if value is None or value is pd.NA:
-        return True
-    return isinstance(value, float) and value != value
-
-
-def _as_list(value: Any) -> list[str]:
-    if _is_missing(value):
-        return []
-    if isinstance(value, str):
-        return [value]
-    return [str(v) for v in value if v is not None and str(v).strip()]
-
-
-def _text(value: Any) -> str | None:
-    if _is_missing(value):
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _fields(row: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for f in DISPLAY_FIELDS:
-        if f in ("aliases", "former_surnames"):
-            out[f] = _as_list(row[f])
-        else:
-            out[f] = _text(row[f])
-    return out
-
-
 def _norm_name(text: str) -> str:
     return " ".join(text.casefold().replace("-", " ").replace("'", "").split())
 
@@ -747,25 +541,6 @@ def _names_of(fields: Mapping[str, Any]) -> list[tuple[str, str]]:
     return names
 
 
-def _postcode_area(district: str | None) -> str | None:
-    """The postcode area: the leading letters of the district (E1W -> E, BD21 -> BD)."""
-    if not district:
-        return None
-    head = ""
-    for ch in district.strip().upper():
-        if not ch.isalpha():
-            break
-        head += ch
-    return head or None
-
-
-def _place(district: str | None, lookup: Mapping[str, str] | None) -> str | None:
-    """The local authority of a postcode district (lookup), else its postcode area."""
-    if not district:
-        return None
-    if lookup:
-        return lookup.get(district.upper().replace(" ", ""))
-    return _postcode_area(district)
 
 
 def _add_months(day: dt.date, months: int) -> dt.date:
@@ -833,9 +608,6 @@ def _weights(pair: Mapping[str, Any] | None, comparisons: Sequence[str]) -> list
     return out
 
 
-def _split_reasons(text: Any) -> list[str]:
-    value = _text(text)
-    return [r for r in value.split("; ") if r] if value else []
 
 
 def _candidate(c: Mapping[str, Any], look: _Lookups,
@@ -1046,18 +818,6 @@ def _results_rows(referrals: Sequence[Mapping[str, Any]], sources: Sequence[str]
 
 
 # =========================================================================== the check
-
-
-def input_rows_sql(table: str) -> str:
-    """SELECT the canonical columns of an ingested table, lists ``;``-joined, in uid
-    order: the rows :meth:`Linker.search` takes (referrals, contacts)."""
-    return f"""
-        SELECT record_id, forename, middle_names, surname,
-               array_to_string(aliases, ';') AS aliases,
-               array_to_string(former_surnames, ';') AS former_surnames,
-               strftime(dob, '%Y-%m-%d') AS dob, sex, address, postcode, nhs_number
-        FROM {quote_ident(table)} ORDER BY uid
-    """
 
 
 def _load_referrals(con: duckdb.DuckDBPyConnection, src: Source) -> pd.DataFrame:

@@ -21,6 +21,8 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from .schema import CLUSTERS_TABLE, SCORES_TABLE
+
 
 def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n))
@@ -76,7 +78,7 @@ def _split(labels: np.ndarray, links: dict[str, np.ndarray],
 
 
 def cluster_pairs(
-    con: duckdb.DuckDBPyConnection, threshold: float, *, scores_table: str = "scores",
+    con: duckdb.DuckDBPyConnection, threshold: float, *, scores_table: str = SCORES_TABLE,
     cannot_link_below: float | None = None,
 ) -> None:
     """Write ``clusters`` from the pairs of ``scores_table`` with probability >= threshold.
@@ -104,7 +106,7 @@ def cluster_pairs(
     frame = pd.DataFrame({"uid": np.arange(n, dtype=np.int64), "cluster_id": first})
     con.register("_clusters_df", frame)
     con.execute(
-        "CREATE OR REPLACE TABLE clusters AS SELECT c.uid, c.cluster_id FROM _clusters_df c "
-        "JOIN records r USING (uid) ORDER BY c.uid"
+        f"CREATE OR REPLACE TABLE {CLUSTERS_TABLE} AS SELECT c.uid, c.cluster_id "
+        "FROM _clusters_df c JOIN records r USING (uid) ORDER BY c.uid"
     )
     con.unregister("_clusters_df")

@@ -7,7 +7,6 @@ Trained parameters are not settings; they live in the model file (:mod:`cselink.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import tomllib
@@ -15,7 +14,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from .errors import ConfigError
+from .errors import ConfigError, did_you_mean
 
 #: Keys a blocking rule may join on (columns of the ``block_keys`` table).
 BLOCKING_KEYS: Final[tuple[str, ...]] = (
@@ -278,6 +277,4 @@ class Settings:
 
 
 def _unknown(what: str, name: str, known: Any) -> str:
-    close = difflib.get_close_matches(str(name), sorted(known), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"unknown {what} {name!r}{hint}"
+    return f"unknown {what} {name!r}{did_you_mean(str(name), sorted(known))}"

@@ -65,7 +65,7 @@ from rapidfuzz.distance import JaroWinkler
 from ._sql import quote_ident
 from .comparisons import COMPARISONS, Comparison, ComparisonLevel
 from .errors import InputDataError, UsageError
-from .ingest import Source, _read, load_sources, source_from_spec
+from .ingest import Source, _read, input_rows_sql, load_sources, source_from_spec
 from .io import drop_temp, write_csv_atomic
 from .mapping import CONTACT_ONLY_COLUMNS
 from .mapping import Mapping as SourceMapping
@@ -370,7 +370,6 @@ def _validate(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, mapping: Sour
     reject_frame = pd.DataFrame(sorted(rejects, key=lambda r: r[0]),
                                 columns=list(CONTACT_REJECT_COLUMNS))
     if used:
-        from .check import input_rows_sql
 
         queries = con.execute(input_rows_sql("contact_input")).df()
         queries = queries.astype(object).where(queries.notna(), None)
@@ -630,7 +629,7 @@ def find_contacts(
         panel_date: the panel's date.
         la_lookup: postcode district -> local authority (cross-border and shared lists).
     """
-    from .check import REFERRAL_SOURCE, identity_evidence_sql
+    from .check_fields import REFERRAL_SOURCE, identity_evidence_sql
 
     params = {"panel": pd.Timestamp(panel_date).date(), "ref": REFERRAL_SOURCE,
               "kt": known_threshold, "pt": possible_threshold}
@@ -706,7 +705,7 @@ _LINKED_SQL: Final[str] = """
 def _candidate_records(con: duckdb.DuckDBPyConnection,
                        uids: set[int]) -> dict[int, dict[str, Any]]:
     """The candidate agency records as recorded, with their district and linked person."""
-    from .check import _fields, _text
+    from .check_fields import _fields, _text
 
     if not uids:
         return {}
@@ -735,7 +734,7 @@ def _candidate_records(con: duckdb.DuckDBPyConnection,
 def _contact_people(con: duckdb.DuckDBPyConnection, contacts: ContactsInput,
                     la_lookup: Mapping[str, str] | None) -> list[dict[str, Any]]:
     """Per contact, in file order: ids, name on the referral, age, relationship, place."""
-    from .check import _place, _text
+    from .check_fields import _place, _text
 
     if not len(contacts):
         return []
@@ -768,7 +767,7 @@ def _contact_people(con: duckdb.DuckDBPyConnection, contacts: ContactsInput,
 
 def _candidate(row: Mapping[str, Any], records: Mapping[int, Mapping[str, Any]],
                la_lookup: Mapping[str, str] | None) -> dict[str, Any]:
-    from .check import _place, _split_reasons
+    from .check_fields import _place, _split_reasons
 
     rec = records[int(row["rec_uid"])]
     reasons = _split_reasons(row["reasons"])
@@ -790,7 +789,7 @@ def _candidate(row: Mapping[str, Any], records: Mapping[int, Mapping[str, Any]],
 
 def _linked_candidate(row: Mapping[str, Any], records: Mapping[int, Mapping[str, Any]],
                       la_lookup: Mapping[str, str] | None) -> dict[str, Any]:
-    from .check import _place
+    from .check_fields import _place
 
     rec, via = records[int(row["rec_uid"])], records[int(row["via_uid"])]
     return {

@@ -17,11 +17,15 @@ Hierarchy::
 
     ConvergenceWarning(UserWarning)   EM stopped before it converged
     DataQualityWarning(UserWarning)   a value was unusable and treated as missing
+
+Unknown names in messages get a hint from :func:`did_you_mean`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+import re
+from collections.abc import Iterable, Sequence
 
 
 class CselinkError(Exception):
@@ -108,3 +112,28 @@ class ConvergenceWarning(UserWarning):
 
 class DataQualityWarning(UserWarning):
     """A value was unusable (e.g. an unparseable date) and treated as missing."""
+
+
+def did_you_mean(name: str, options: Iterable[str], *, cutoff: float = 0.6) -> str:
+    """A ``" (did you mean 'x'?)"`` hint for a misspelt name, or ``""`` if nothing is close.
+
+    Case, spaces, hyphens and underscores are ignored when comparing, so
+    ``record_id`` suggests ``RecordID`` and ``Record ID``. Suggestions from a file's
+    headers use a higher ``cutoff``: they may be values of a header-less file. Of options
+    that compare equal, the first is suggested.
+
+    Examples:
+        >>> did_you_mean("dificulty", ["difficulty", "people"])
+        " (did you mean 'difficulty'?)"
+        >>> did_you_mean("zzz", ["difficulty"])
+        ''
+    """
+
+    def norm(s: str) -> str:
+        return re.sub(r"[\s_\-]+", "", s.lower())
+
+    by_norm: dict[str, str] = {}
+    for opt in options:
+        by_norm.setdefault(norm(opt), opt)
+    close = difflib.get_close_matches(norm(name), list(by_norm), n=1, cutoff=cutoff)
+    return f" (did you mean {by_norm[close[0]]!r}?)" if close else ""

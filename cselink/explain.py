@@ -17,6 +17,7 @@ from typing import Any
 
 from ._sql import quote_ident
 from .comparisons import COMPARISONS
+from .schema import VARIANTS_TABLE
 
 _KIND_WORDS = {
     "alias": "alias",
@@ -57,7 +58,7 @@ def _variant_match_sql(col: str, gamma: str, level: int, variants: str) -> str:
     )
 
 
-def evidence_sql(variants_table: str = "name_variants") -> str:
+def evidence_sql(variants_table: str = VARIANTS_TABLE) -> str:
     """SQL creating ``_evidence(uid_l, uid_r, fn_ev, sn_ev)`` for the pairs in ``_out``.
 
     It reads ``variants_table`` (``name_variants``, or a table holding the variants of at

@@ -39,11 +39,11 @@ import pandas as pd
 
 from cselink import io as cio
 from cselink._sql import quote_ident
-from cselink.errors import ConfigError, InputDataError, UsageError
+from cselink.errors import ConfigError, InputDataError, UsageError, did_you_mean
+from cselink.identifiers import POSTCODE_IN_TEXT, nhs_digits_sql, nhs_number_valid_sql
 from cselink.mapping import (
     HEADER_HINT_CUTOFF,
     Mapping,
-    did_you_mean,
     headers_look_like_data,
     is_day_first,
     swap_day_month,
@@ -79,9 +79,6 @@ def _trimmed(expr: str) -> str:
         f"THEN regexp_replace({expr}, '{_TRIM_WS}', '', 'g') ELSE {expr} END, '')"
     )
 
-
-#: A UK postcode inside free text (outward code, optional space, inward code).
-POSTCODE_PATTERN = r"(?i)\b([A-Z]{1,2}[0-9][A-Z0-9]?\s?[0-9][A-Z]{2})\b"
 
 #: Formats always tried after the declared ones: an ISO date is never ambiguous.
 _ISO_DATE = "%Y-%m-%d"
@@ -594,7 +591,7 @@ def _stage_source(
     # ---- postcode: the column, else (when configured) the last UK postcode in the address
     extract = mapping.postcode_in_address and ("address" in cols or "address" in mapping.constants)
     if extract:
-        found = f"regexp_extract_all(address, {sql.param(POSTCODE_PATTERN)}, 1)"
+        found = f"regexp_extract_all(address, {sql.param(POSTCODE_IN_TEXT)}, 1)"
         postcode = "coalesce(postcode_text, CASE WHEN len(pc_found) > 0 THEN pc_found[-1] END)"
     else:
         found = "CAST(NULL AS VARCHAR[])"
@@ -610,9 +607,9 @@ def _stage_source(
         ", ".join(cols[c] for c in ("full_name", "forename", "surname", "aliases") if c in cols)
         or "forename, surname"
     )
-    nhs_valid = _nhs_valid_sql("nhs_number", "nhs_digits")
+    nhs_valid = nhs_number_valid_sql("nhs_number", "nhs_digits")
     t1_items += [
-        "replace(replace(replace(nhs_number, ' ', ''), '-', ''), chr(9), '') AS nhs_digits",
+        f"{nhs_digits_sql('nhs_number')} AS nhs_digits",
         f"{found} AS pc_found",
     ]
     t2_drop += ["alias_items", "former_items", "pc_found"]
@@ -747,24 +744,6 @@ def _full_name_sql(order: str) -> str:
         END AS middle_names,
         CASE WHEN fn_comma THEN fn_head
              WHEN len(fn_tail) > 1 THEN fn_tail[-1] END AS surname"""
-
-
-def _nhs_valid_sql(col: str, d: str) -> str:
-    """NHS number validity: 10 digits (spaces/dashes allowed), modulus 11, not one repeated digit.
-
-    ``d`` is the column of the number without spaces and dashes. Check digit:
-    11 - (sum of the first nine digits weighted 10..2) mod 11; 11 means 0 and 10
-    means the number is invalid.
-    """
-    weighted = " + ".join(f"{10 - i} * CAST(substr({d}, {i + 1}, 1) AS INTEGER)" for i in range(9))
-    check = f"(11 - (({weighted}) % 11))"
-    return (
-        f"CASE WHEN {col} IS NULL THEN NULL "
-        f"WHEN NOT regexp_full_match({d}, '[0-9]{{10}}') THEN FALSE "
-        f"WHEN {d} = repeat(substr({d}, 1, 1), 10) THEN FALSE "
-        f"ELSE (CASE WHEN {check} = 11 THEN 0 ELSE {check} END) "
-        f"= CAST(substr({d}, 10, 1) AS INTEGER) END"
-    )
 
 
 def _date_order(
@@ -1019,3 +998,15 @@ def _write_outputs(
             f"INSERT INTO {quote_ident(rejects_table)} SELECT source, row_number, record_id, "
             f"reject_column, reason FROM {st} WHERE reason IS NOT NULL ORDER BY row_number"
         )
+
+
+def input_rows_sql(table: str) -> str:
+    """SELECT the canonical columns of an ingested table, lists ``;``-joined, in uid
+    order: the rows :meth:`Linker.search` takes (referrals, contacts)."""
+    return f"""
+        SELECT record_id, forename, middle_names, surname,
+               array_to_string(aliases, ';') AS aliases,
+               array_to_string(former_surnames, ';') AS former_surnames,
+               strftime(dob, '%Y-%m-%d') AS dob, sex, address, postcode, nhs_number
+        FROM {quote_ident(table)} ORDER BY uid
+    """

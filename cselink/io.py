@@ -29,7 +29,6 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
-import difflib
 import hashlib
 import io
 import json
@@ -49,7 +48,7 @@ import duckdb
 import pandas as pd
 
 from cselink._sql import quote_ident, quote_literal
-from cselink.errors import InputDataError, UsageError
+from cselink.errors import InputDataError, UsageError, did_you_mean
 
 logger = logging.getLogger(__name__)
 
@@ -992,7 +991,7 @@ def read_xlsx_raw(
         names = list(wb.sheetnames)
         if sheet is not None:
             if sheet not in names:
-                hint = _did_you_mean(sheet, names)
+                hint = did_you_mean(sheet, names)
                 raise InputDataError(f"no sheet {sheet!r} in the workbook{hint}", file=str(path))
             ws = wb[sheet]
         else:
@@ -1122,15 +1121,6 @@ def read_relation_raw(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelati
         if r[0] != ROW_COLUMN
     )
     return RawSource(table=final, headers=tuple(headers), types=types, file=None, format="relation")
-
-
-def _did_you_mean(name: str, options: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
-    if not close:
-        lowered = {o.lower(): o for o in options}
-        if name.lower() in lowered:
-            close = [lowered[name.lower()]]
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 # --------------------------------------------------------------------------- writers

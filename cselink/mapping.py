@@ -20,7 +20,6 @@ compiles it. Reading the file is the only I/O here.
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
 from collections.abc import Mapping as AbcMapping
@@ -29,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from cselink.errors import ConfigError
+from cselink.errors import ConfigError, did_you_mean
 from cselink.schema import CANONICAL_COLUMNS, LIST_SEPARATOR
 
 NameOrder = Literal["surname_first", "forename_first"]
@@ -111,24 +110,6 @@ def headers_look_like_data(headers: Sequence[str]) -> bool:
     quoted back in a message.
     """
     return any(_DATA_LIKE.match(h) for h in headers if h)
-
-
-def did_you_mean(name: str, options: Sequence[str], *, cutoff: float = 0.6) -> str:
-    """A ``" (did you mean 'x'?)"`` hint for a misspelt name, or ``""`` if nothing is close.
-
-    Case, spaces, hyphens and underscores are ignored when comparing, so
-    ``record_id`` suggests ``RecordID`` and ``Record ID``. Suggestions from a file's
-    headers use a higher ``cutoff``: they may be values of a header-less file.
-    """
-
-    def norm(s: str) -> str:
-        return re.sub(r"[\s_\-]+", "", s.lower())
-
-    by_norm: dict[str, str] = {}
-    for opt in options:
-        by_norm.setdefault(norm(opt), opt)
-    close = difflib.get_close_matches(norm(name), list(by_norm), n=1, cutoff=cutoff)
-    return f" (did you mean {by_norm[close[0]]!r}?)" if close else ""
 
 
 def swap_day_month(fmt: str) -> str:

@@ -46,6 +46,7 @@ from .lookup import (
 )
 from .profile import DataProfile, estimate_twins_probability, profile_data
 from .quicksearch import search_index, standardise_rows, term_frequency_constants
+from .schema import GAMMAS_TABLE, PAIRS_TABLE, RECORDS_TABLE, SCORES_TABLE, VARIANTS_TABLE
 from .scoring import Model
 from .scoring.fellegi_sunter import scores_sql, tf_tables_sql
 from .scoring.training import train_supervised, train_unsupervised
@@ -333,7 +334,7 @@ class Linker:
             self.blocking_stats = generate_pairs(self.con, self.settings)
         with self._timed("compare"):
             comps = [COMPARISONS[c] for c in self.comparisons]
-            for stmt in comparison_sqls(comps, pairs_table="pairs", out_table="gammas"):
+            for stmt in comparison_sqls(comps, pairs_table=PAIRS_TABLE, out_table=GAMMAS_TABLE):
                 self.con.execute(stmt)
         self._stage = 1
 
@@ -462,11 +463,11 @@ class Linker:
             raise UsageError("threshold must be between 0 and 1")
         self._ensure_scored()
         with self._timed("explain"):
-            return self._explained("scores", threshold)
+            return self._explained(SCORES_TABLE, threshold)
 
     def _explained(self, scores_table: str, threshold: float, *, query: bool = False,
-                   records_table: str = "records",
-                   variants_table: str = "name_variants") -> pd.DataFrame:
+                   records_table: str = RECORDS_TABLE,
+                   variants_table: str = VARIANTS_TABLE) -> pd.DataFrame:
         """Scored pairs with both records' ids and sources and the reasons, as a DataFrame.
 
         With ``query`` the right-hand records are search queries: their id is the

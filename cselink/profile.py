@@ -18,12 +18,13 @@ the call. The answers shape the model instead of a data-set profile chosen by a 
   and home is one name written two ways (Olly / Oliver), even where no name table knows
   it. Twins' name pairs do not recur across households beyond what chance gives common
   names. Pairs that recur far more often than the names' own frequencies predict are
-  learned (:func:`learned_names_sql`) and join the curated ones in ``name_alts``.
+  learned (:func:`learn_names`) and join the curated ones in ``name_alts``.
 * **Twin-like pairs.** Pairs with the same family name, date of birth and home but clearly
   different forenames are counted within sources (twins: an agency holds both) and across
-  sources (twins, or one child recorded under another forename). How many more occur
-  across sources than the within-source rate predicts is the share of them that are one
-  person: the guard's probability, learned instead of fixed (:func:`estimate_twins_probability`).
+  sources (twins, or one child recorded under another forename), by whether their
+  recorded sexes agree. The opposite-sex pairs (twins only) tell how many of the same-sex
+  pairs across sources are twins; the rest are one person: the guard's probability,
+  learned instead of fixed (:func:`estimate_twins_probability`).
 
 The classification of a pair reuses the comparison ladders and the guard's own SQL
 (:mod:`cselink.comparisons`, :func:`cselink.scoring.fellegi_sunter.relatives_sql`), so the
@@ -41,6 +42,7 @@ import duckdb
 
 from .comparisons import COMPARISONS
 from .comparisons.vectors import comparison_sqls
+from .schema import RECORDS_TABLE
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +154,9 @@ class DataProfile:
         return f"{text}; {len(self.learned_names)} forename pair(s) learned as one name"
 
 
-def family_pairs_sql(*, records_table: str = "records", out_table: str = "_family_pairs") -> str:
+def family_pairs_sql(
+    *, records_table: str = RECORDS_TABLE, out_table: str = "_family_pairs"
+) -> str:
     """Pairs of records sharing a main family name and the head of their address (house
     number and street), within and across sources: the pairs a household or twin makes.
 
@@ -173,7 +177,7 @@ def family_pairs_sql(*, records_table: str = "records", out_table: str = "_famil
     """
 
 
-def name_pair_counts_sql(*, records_table: str = "records",
+def name_pair_counts_sql(*, records_table: str = RECORDS_TABLE,
                          pairs_table: str = "_family_pairs",
                          alts_table: str = "name_alts", tf_table: str = "tf_fn") -> str:
     """Per unordered pair of main forenames not already known to ``alts_table``: the

@@ -1,6 +1,6 @@
 """The pre-panel check report: one self-contained HTML file for the panel.
 
-Drawn from a :class:`cselink.check.CheckResult` with the jinja2 template
+Drawn from a :class:`cselink.check_result.CheckResult` with the jinja2 template
 ``cselink/templates/check_report.html.j2`` (autoescaping on: every name in it is
 untrusted input). The file has no scripts and no external assets (inline CSS and inline
 SVG only, and a Content-Security-Policy that forbids loading anything), so it can be
@@ -26,7 +26,7 @@ from ._version import __version__
 from .io import write_text_atomic
 
 if TYPE_CHECKING:
-    from .check import CheckResult
+    from .check_result import CheckResult
 
 __all__ = ["diff_segments", "render_report", "waterfall", "write_report"]
 

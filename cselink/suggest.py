@@ -34,7 +34,7 @@ import pandas as pd
 from cselink import io as cio
 from cselink._sql import quote_ident
 from cselink.errors import InputDataError, UsageError
-from cselink.ingest import POSTCODE_PATTERN
+from cselink.identifiers import POSTCODE, nhs_number_is_valid
 from cselink.mapping import ENCODINGS, Mapping, headers_look_like_data, swap_day_month
 
 logger = logging.getLogger(__name__)
@@ -192,8 +192,8 @@ _SEX_WORDS: Final[dict[str, str]] = {
 _SEX_NUMBERS: Final[dict[str, str]] = {"1": "M", "2": "F", "0": "U", "9": "U"}
 
 _LIST_SEPARATORS: Final[tuple[str, ...]] = (";", "/", "|")
-_POSTCODE_FULL = re.compile(r"[A-Z]{1,2}[0-9][A-Z0-9]?\s?[0-9][A-Z]{2}", re.IGNORECASE)
-_POSTCODE_IN = POSTCODE_PATTERN.removeprefix("(?i)").replace("\\b(", "\\b(?:", 1)
+_POSTCODE_FULL = re.compile(POSTCODE)
+_POSTCODE_IN = rf"\b{POSTCODE}\b"
 _DATE_LIKE = re.compile(r"^\d{1,4}[-/. ]\d|^\d{8}$|^\d{1,2}[-/ ]?[A-Za-z]{3}|^[A-Za-z]{3,9} \d")
 _TOKEN = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _SOURCE_NAME_BAD = re.compile(r"[^A-Za-z0-9_.\-]+")
@@ -447,16 +447,7 @@ def _guess_from_header(header: str) -> tuple[str | None, int]:
 
 def _nhs_valid(values: pd.Series) -> pd.Series:
     """True for values that are ten digits (spaces/dashes allowed) with a valid check digit."""
-    digits = values.astype(str).str.replace(r"[\s\-]", "", regex=True)
-    ten = digits.str.fullmatch(r"[0-9]{10}")
-    valid = pd.Series(False, index=values.index)
-    if ten.any():
-        d = np.array([list(map(int, s)) for s in digits[ten]], dtype=np.int64)
-        check = 11 - (d[:, :9] @ np.arange(10, 1, -1)) % 11
-        check = np.where(check == 11, 0, check)
-        ok = (check != 10) & (check == d[:, 9]) & ~(d == d[:, :1]).all(axis=1)
-        valid[ten] = ok
-    return valid
+    return values.astype(str).map(nhs_number_is_valid).astype(bool)
 
 
 def _sex_meaning(code: str, numeric: bool) -> str | None:

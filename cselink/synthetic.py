@@ -158,7 +158,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import difflib
 import json
 import logging
 import re
@@ -177,9 +176,16 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from cselink.errors import ConfigError, UsageError
+from cselink.errors import ConfigError, UsageError, did_you_mean
+from cselink.identifiers import (
+    POSTCODE_IN_TEXT,
+    nhs_check_digits,
+    nhs_number_is_valid,
+    upn_check_letter,
+    upn_check_letters,
+)
 from cselink.schema import CANONICAL_COLUMNS
-from cselink.synthetic_contacts import add_contacts
+from cselink.synthetic_contacts import GeneratorParts, add_contacts
 
 logger = logging.getLogger(__name__)
 
@@ -543,8 +549,7 @@ class SynthConfig:
         if self.name_frequencies not in _NAME_FREQUENCIES:
             out.append(f"name_frequencies must be one of {', '.join(_NAME_FREQUENCIES)}")
         if self.difficulty not in DIFFICULTIES:
-            hint = difflib.get_close_matches(str(self.difficulty), list(DIFFICULTIES), n=1)
-            tip = f" (did you mean {hint[0]!r}?)" if hint else ""
+            tip = did_you_mean(str(self.difficulty), DIFFICULTIES)
             out.append(f"difficulty must be one of {', '.join(DIFFICULTIES)}{tip}")
         if not isinstance(self.reference_date, dt.date):
             out.append("reference_date must be a date")
@@ -581,10 +586,7 @@ class SynthConfig:
         if unknown:
             problems = []
             for k in unknown:
-                hint = difflib.get_close_matches(k, names, n=1)
-                problems.append(
-                    f"unknown setting {k!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
-                )
+                problems.append(f"unknown setting {k!r}" + did_you_mean(k, names))
             raise ConfigError(f"invalid synthetic settings: {problems[0]}", problems)
         return cls(difficulty=difficulty, **overrides)
 
@@ -729,7 +731,9 @@ def generate_frames(config: SynthConfig) -> SynthFrames:
         people=_people_frame(people),
     )
     if config.contacts:
-        frames = add_contacts(config, frames)
+        frames = add_contacts(config, frames, GeneratorParts(
+            monikers=tables.monikers, exports=_EXPORTS, canonical_frame=_canonical_frame,
+            native_frame=_native_frame, style=_style))
     logger.info(
         "synthetic population: %d people, %d records, %d referrals in %.2f s",
         config.people,
@@ -795,44 +799,8 @@ def generate(config: SynthConfig, out_dir: str | Path) -> SynthResult:
     )
 
 
-def nhs_number_is_valid(number: str) -> bool:
-    """True for ten digits whose last is the modulus-11 check digit of the first nine.
-
-    Examples:
-        >>> nhs_number_is_valid("9434765919")
-        True
-        >>> nhs_number_is_valid("9434765918")
-        False
-    """
-    digits = number.replace(" ", "")
-    if len(digits) != 10 or not digits.isdigit():
-        return False
-    total = sum(int(d) * (10 - i) for i, d in enumerate(digits[:9]))
-    check = 11 - total % 11
-    check = 0 if check == 11 else check
-    return check != 10 and check == int(digits[9])
-
-
-def upn_check_letter(rest: str) -> str:
-    """The check letter of a Unique Pupil Number, from its other 12 characters.
-
-    The DfE rule: weight characters 2 to 13 by 2 to 13, sum, take the remainder
-    modulo 23 and look it up in ``ABCDEFGHJKLMNPQRTUVWXYZ`` (digits count as their
-    value).
-
-    Examples:
-        >>> upn_check_letter("801200001001")
-        'H'
-    """
-    if len(rest) != 12 or not rest.isdigit():
-        raise UsageError("a UPN check letter needs the 12 digits after it")
-    total = sum(int(c) * w for c, w in zip(rest, range(2, 14), strict=True))
-    return _UPN_LETTERS[total % 23]
-
-
 # =========================================================================== reference data
 
-_UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
 _PNC_LETTERS = "ZABCDEFGHJKLMNPQRTUVWXY"
 _UNIT_LETTERS = np.array(list("ABDEFGHJLNPQRSTUWXYZ"), dtype=object)
 _HOUSES_PER_STREET = 200
@@ -1697,8 +1665,7 @@ def _nhs_numbers(n: int, rng: np.random.Generator) -> Array:
     body = rng.choice(10**6, size=min(10**6, int(n * 1.2) + 200), replace=False)
     nine = 999_000_000 + body  # the first nine digits, starting 999
     digits = (nine[:, None] // 10 ** np.arange(8, -1, -1)) % 10
-    check = 11 - (digits * np.arange(10, 1, -1)).sum(axis=1) % 11
-    check = np.where(check == 11, 0, check)
+    check = nhs_check_digits(digits)
     full = (nine * 10 + check)[(check != 10) & (nine != 999_999_999)]
     if len(full) < n:  # pragma: no cover - prevented by _MAX_PEOPLE
         raise ConfigError("too many people for the NHS test-number range")
@@ -2278,9 +2245,7 @@ def _record_ids(agency: str, n: int, places: _Places, rng: np.random.Generator) 
         la = places.la_number[rng.integers(0, len(places.la_number), n)]
         number = la.astype(np.int64) * 10**9 + serial  # the 12 digits after the letter
         digits = (number[:, None] // 10 ** np.arange(11, -1, -1, dtype=np.int64)) % 10
-        letter = np.array(list(_UPN_LETTERS), dtype=object)[
-            (digits * np.arange(2, 14)).sum(axis=1) % 23
-        ]
+        letter = upn_check_letters(digits)
         return _obj(f"{c}{x:012d}" for c, x in zip(letter.tolist(), number.tolist(), strict=True))
     if agency == "police":  # PNC-like: year / 7-digit serial + check letter
         serial = rng.choice(10**7, size=n, replace=False)
@@ -2410,7 +2375,7 @@ _EXPORTS: Final[Mapping[str, _Export]] = MappingProxyType(
 )
 
 #: A UK postcode inside free text; the same pattern ingest uses to find it.
-_POSTCODE_IN_TEXT = re.compile(r"\b([A-Z]{1,2}[0-9][A-Z0-9]?\s?[0-9][A-Z]{2})\b", re.IGNORECASE)
+_POSTCODE_IN_TEXT = re.compile(POSTCODE_IN_TEXT, re.ASCII)
 
 
 def _style(agency: str, v: dict[str, Array]) -> None:

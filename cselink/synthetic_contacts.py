@@ -39,7 +39,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -47,7 +48,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from .synthetic import SynthConfig, SynthFrames
 
-__all__ = ["CONTACT_KINDS", "add_contacts"]
+__all__ = ["CONTACT_KINDS", "GeneratorParts", "add_contacts"]
 
 #: What a synthetic contact is, in contacts_truth.csv.
 CONTACT_KINDS: Final[tuple[str, ...]] = ("adult", "peer", "unknown")
@@ -111,13 +112,22 @@ def _referral_las(frames: SynthFrames) -> pd.Series:
     return pd.Series(las)
 
 
-def _adults(config: SynthConfig, frames: SynthFrames, n: int,
-            rng: np.random.Generator) -> pd.DataFrame:
-    """The adults: names drawn from the population, a street name or two, a home."""
-    from .synthetic import _tables
+class GeneratorParts(NamedTuple):
+    """What the contacts take from the population generator (:mod:`cselink.synthetic`),
+    handed in by it so that this module never imports it back."""
 
+    monikers: Sequence[str]
+    exports: Mapping[str, Any]
+    canonical_frame: Callable[[str, pd.DataFrame], pd.DataFrame]
+    native_frame: Callable[[Any, pd.DataFrame], pd.DataFrame]
+    style: Callable[[str, pd.DataFrame], Any]
+
+
+def _adults(config: SynthConfig, frames: SynthFrames, n: int,
+            rng: np.random.Generator, parts: GeneratorParts) -> pd.DataFrame:
+    """The adults: names drawn from the population, a street name or two, a home."""
     people = frames.people
-    monikers = list(_tables().monikers)
+    monikers = list(parts.monikers)
     male = rng.random(n) < 0.85
     ref = config.reference_day
     rows = []
@@ -179,10 +189,9 @@ def _adult_records(config: SynthConfig, adults: pd.DataFrame, frames: SynthFrame
     return out
 
 
-def _append_records(frames: SynthFrames, records: dict[str, list[dict[str, Any]]]
-                    ) -> dict[str, Any]:
+def _append_records(frames: SynthFrames, records: dict[str, list[dict[str, Any]]],
+                    parts: GeneratorParts) -> dict[str, Any]:
     """The agency frames and truth with the adults' records added (native and canonical)."""
-    from .synthetic import _EXPORTS, _canonical_frame, _native_frame, _style
 
     canonical, native = dict(frames.canonical), dict(frames.native)
     truth = [frames.truth]
@@ -202,11 +211,12 @@ def _append_records(frames: SynthFrames, records: dict[str, list[dict[str, Any]]
         v["_m"] = np.array([r["dob"].month for r in rows])
         v["_d"] = np.array([r["dob"].day for r in rows])
         v["_dob_missing"] = np.zeros(n, dtype=bool)
-        _style(agency, v)
-        canonical[agency] = pd.concat([frames.canonical[agency], _canonical_frame(agency, v)],
-                                      ignore_index=True)
-        native[agency] = pd.concat([frames.native[agency], _native_frame(_EXPORTS[agency], v)],
-                                   ignore_index=True)
+        parts.style(agency, v)
+        canonical[agency] = pd.concat(
+            [frames.canonical[agency], parts.canonical_frame(agency, v)], ignore_index=True)
+        native[agency] = pd.concat(
+            [frames.native[agency], parts.native_frame(parts.exports[agency], v)],
+            ignore_index=True)
         truth.append(pd.DataFrame({"record_id": v["record_id"], "source": agency,
                                    "person_id": [r["person_id"] for r in rows],
                                    "household_id": "", "corruptions": ""}))
@@ -259,7 +269,8 @@ def _peers(frames: SynthFrames, day: dt.date) -> pd.DataFrame:
     return p.assign(dob=dobs)[(ages >= 15) & (ages <= 19)].reset_index(drop=True)
 
 
-def add_contacts(config: SynthConfig, frames: SynthFrames) -> SynthFrames:
+def add_contacts(config: SynthConfig, frames: SynthFrames,
+                 parts: GeneratorParts) -> SynthFrames:
     """The frames with contacts, contacts truth and the adults' agency records added.
 
     Deterministic for a seed (its own random stream, so the rest of the population is
@@ -274,7 +285,7 @@ def add_contacts(config: SynthConfig, frames: SynthFrames) -> SynthFrames:
     n_groups = max(1, len(refs) // 6)
     sizes = rng.choice([1, 2, 3, 4], size=n_groups, p=[0.3, 0.35, 0.25, 0.1])
     n_unknown = max(1, len(refs) // 5)
-    adults = _adults(config, frames, int(sizes.sum()) + n_unknown, rng)
+    adults = _adults(config, frames, int(sizes.sum()) + n_unknown, rng, parts)
     known_adults, unknown_adults = adults.iloc[:int(sizes.sum())], adults.iloc[int(sizes.sum()):]
     records = _adult_records(config, known_adults, frames, rng)
     mentions: list[dict[str, Any]] = []
@@ -331,6 +342,6 @@ def add_contacts(config: SynthConfig, frames: SynthFrames) -> SynthFrames:
     from .contacts import CONTACT_COLUMNS
 
     contacts = pd.DataFrame(rows)[list(CONTACT_COLUMNS)]
-    added = _append_records(frames, records)
+    added = _append_records(frames, records, parts)
     return dataclasses.replace(frames, **added, contacts=contacts,
                                contacts_truth=pd.DataFrame(truth))

@@ -33,7 +33,6 @@ from cselink.check import (
     STATUSES,
     CheckOptions,
     _add_months,
-    _postcode_area,
     _turning_18,
     demo,
     evaluate_against_truth,
@@ -42,6 +41,7 @@ from cselink.check import (
     run_check,
     summary_lines,
 )
+from cselink.check_fields import _postcode_area
 from cselink.cli import main
 from cselink.comparisons import COMPARISONS
 from cselink.errors import IndexStaleError

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from cselink.errors import ConfigError, CselinkError
+from cselink.errors import ConfigError, CselinkError, did_you_mean
 from cselink.mapping import (
     DEFAULT_SEX_CODES,
     Mapping,
-    did_you_mean,
     is_day_first,
     swap_day_month,
 )

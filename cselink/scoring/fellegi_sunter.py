@@ -26,6 +26,7 @@ from collections.abc import Sequence
 
 from .._sql import quote_ident
 from ..comparisons import COMPARISONS
+from ..schema import GAMMAS_TABLE, SCORES_TABLE
 from .model import Model
 
 _TF_COLUMNS = {"forename": ("fn_l", "tf_fn"), "surname": ("sn_l", "tf_sn")}
@@ -60,8 +61,8 @@ def _weight_case(model: Model, name: str) -> str:
 def scores_sql(
     model: Model,
     *,
-    gammas_table: str = "gammas",
-    out_table: str = "scores",
+    gammas_table: str = GAMMAS_TABLE,
+    out_table: str = SCORES_TABLE,
     tf_adjust: bool = True,
     tf_cap: float = 6.0,
     twins_probability: float | None = 0.001,
@@ -198,7 +199,7 @@ def relatives_sql(comparisons: Sequence[str]) -> str | None:
 
 
 def pattern_counts_sql(
-    comparisons: Sequence[str], gammas_table: str = "gammas", *, exclude: str | None = None
+    comparisons: Sequence[str], gammas_table: str = GAMMAS_TABLE, *, exclude: str | None = None
 ) -> str:
     """Distinct gamma patterns with their pair counts: all EM needs.
 

@@ -25,6 +25,7 @@ import duckdb
 import pandas as pd
 
 from .._sql import quote_ident
+from ..schema import RECORDS_TABLE, VARIANTS_TABLE
 from .address import address_tokens, normalise_postcode, postcode_in_text
 from .names import (
     RELIGIOUS_SURNAMES,
@@ -185,8 +186,8 @@ def standardise(
     con: duckdb.DuckDBPyConnection,
     *,
     source_table: str = "input_records",
-    records_table: str = "records",
-    variants_table: str = "name_variants",
+    records_table: str = RECORDS_TABLE,
+    variants_table: str = VARIANTS_TABLE,
     tokens_table: str = "name_tokens",
     temporary: bool = False,
     year_only_markers: Sequence[tuple[int, int]] = YEAR_ONLY_MARKERS,

@@ -13,12 +13,12 @@ import re
 import unicodedata
 from typing import Final, NamedTuple
 
-_UK_POSTCODE: Final = re.compile(r"^([A-Z]{1,2})([0-9][0-9A-Z]?)([0-9])([A-Z]{2})$")
-_UK_IN_TEXT: Final = re.compile(
-    r"\b([A-Z]{1,2}[0-9O][0-9A-Z]?)\s*([0-9O][A-Z0-9]{2})\b", re.IGNORECASE
-)
+from cselink.identifiers import POSTCODE_IN_TEXT_LENIENT, POSTCODE_PARTS
+
+_UK_POSTCODE: Final = re.compile(POSTCODE_PARTS)
+_UK_IN_TEXT: Final = re.compile(POSTCODE_IN_TEXT_LENIENT, re.IGNORECASE)
 #: The same on folded (lower-case, punctuation-free) text: cheaper without IGNORECASE.
-_UK_IN_FOLDED: Final = re.compile(r"\b([a-z]{1,2}[0-9o][0-9a-z]?)\s*([0-9o][a-z0-9]{2})\b")
+_UK_IN_FOLDED: Final = re.compile(POSTCODE_IN_TEXT_LENIENT.lower())
 _APOSTROPHES: Final = re.compile("['\u2018\u2019]")
 _NOT_ALNUM: Final = re.compile(r"[^a-z0-9]+")
 #: The UK's postcode areas (and the Crown Dependencies'), to tell a real area typed as it
