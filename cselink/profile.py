@@ -71,11 +71,11 @@ MAX_CHANCE: Final[float] = 1e-6
 OPPOSITE_SEX_TWINS: Final[float] = 1.0 / 3.0
 TWIN_SEX_PRIOR_PAIRS: Final[float] = 30.0
 
-#: The most the guard's learned probability may be: below an even chance, so that the
-#: guard never links a twin-like pair on its own. Whether two such records are twins or
-#: one young person is a coordinator's call (the check lists them as possible), never
-#: an automatic link; the probability says how likely the second reading is.
-MAX_TWINS_PROBABILITY: Final[float] = 0.49
+#: The most the guard's learned probability may be. Only pairs of a family no agency shows
+#: to have twins get it (``records.known_twin``): those the data cannot tell apart. A pair
+#: of records that agree on family, birth day and home but not on forename is never
+#: certain, whatever the data says of such pairs on the whole.
+MAX_TWINS_PROBABILITY: Final[float] = 0.95
 
 #: At most this many family pairs are compared to count relatives (a seeded sample above).
 MAX_PROFILE_PAIRS: Final[int] = 100_000
@@ -103,6 +103,9 @@ class DataProfile:
         households: whether households are present (decides the next two).
         comparisons: the comparisons chosen for the model.
         twins_guard: whether the twins-and-siblings guard is needed.
+        twin_sexes_within: within-source twin-like pairs of (the same, opposite) sex.
+        twin_sexes_across: the same across sources, in families no agency shows to have
+            twins.
         learned_names: forename pairs learned as one name written two ways, each with the
             households that show it and the number chance predicts.
     """
@@ -247,6 +250,23 @@ def add_learned_names(con: duckdb.DuckDBPyConnection, learned: Sequence[dict[str
         con.execute("INSERT INTO name_alts SELECT name, alt FROM learned_names")
 
 
+def mark_known_twins_sql(records_table: str = "records", alts_table: str = "name_alts") -> str:
+    """Set ``known_twin`` on every record of a family (surname, date of birth, address head)
+    of which some agency holds two children born that day under different forenames, ones
+    that are not the same name written another way (``alts_table``). An agency rarely holds
+    one child twice under two forenames, so such a family has twins: a twin-like pair of
+    its records across agencies is the twins, not one child under another name. A query
+    (a referral) is never marked: its own source holds nobody else."""
+    rec, alts = records_table, alts_table
+    return f"""
+    UPDATE {rec} SET known_twin = TRUE WHERE (sn, dob, addr_head) IN (
+        SELECT (a.sn, a.dob, a.addr_head) FROM {rec} a JOIN {rec} b
+          ON a.source = b.source AND a.sn = b.sn AND a.dob = b.dob
+         AND a.addr_head = b.addr_head AND a.uid <> b.uid AND a.fn <> b.fn
+        WHERE NOT EXISTS (SELECT 1 FROM {alts} x WHERE x.name = a.fn AND x.alt = b.fn))
+    """
+
+
 def _count_pairs(con: duckdb.DuckDBPyConnection) -> tuple[int, float, float]:
     sizes = [float(r[0]) for r in con.execute(
         "SELECT count(*) FROM records GROUP BY source").fetchall()]
@@ -274,6 +294,7 @@ def profile_data(con: duckdb.DuckDBPyConnection, *, twins_guard: bool = True,
     if learn:
         learned = learn_names(con)
         add_learned_names(con, learned)
+    con.execute(mark_known_twins_sql())
     # The decisions read shares and ratios of these counts: on large data a seeded sample of
     # the pairs gives them (counts scaled back up) at a fraction of the comparisons' cost.
     total = int(con.execute("SELECT count(*) FROM _family_pairs").fetchall()[0][0])
@@ -292,6 +313,9 @@ def profile_data(con: duckdb.DuckDBPyConnection, *, twins_guard: bool = True,
     # Sexes both recorded: the same, or different (twins of opposite sex).
     same_sex = "l.sex IS NOT NULL AND l.sex = r.sex"
     other_sex = "l.sex IS NOT NULL AND r.sex IS NOT NULL AND l.sex <> r.sex"
+    # Across sources, only pairs of families no agency shows to have twins: the others are
+    # the twins themselves, and the guard treats them so (twin_evident).
+    unseen = "NOT (l.known_twin OR r.known_twin)"
     row = con.execute(
         f"""SELECT
             count(*) FILTER (WHERE p.same_source AND {relatives}
@@ -300,8 +324,8 @@ def profile_data(con: duckdb.DuckDBPyConnection, *, twins_guard: bool = True,
             count(*) FILTER (WHERE NOT p.same_source AND {twin}),
             count(*) FILTER (WHERE p.same_source AND {twin} AND {same_sex}),
             count(*) FILTER (WHERE p.same_source AND {twin} AND {other_sex}),
-            count(*) FILTER (WHERE NOT p.same_source AND {twin} AND {same_sex}),
-            count(*) FILTER (WHERE NOT p.same_source AND {twin} AND {other_sex})
+            count(*) FILTER (WHERE NOT p.same_source AND {twin} AND {same_sex} AND {unseen}),
+            count(*) FILTER (WHERE NOT p.same_source AND {twin} AND {other_sex} AND {unseen})
         FROM _family_gammas g JOIN _family_pairs p USING (uid_l, uid_r)
         JOIN records l ON l.uid = p.uid_l JOIN records r ON r.uid = p.uid_r"""
     ).fetchall()[0]
@@ -333,7 +357,9 @@ def estimate_twins_probability(profile: DataProfile, floor: float) -> float:
     forenames), which gives the share ``s`` of opposite-sex twin pairs in these records
     (shrunk towards a third where they are few). Across sources, the opposite-sex
     twin-like pairs then tell how many same-sex twin pairs to expect,
-    ``across_other * (1 - s) / s``; the same-sex pairs beyond that are one person. Neither
+    ``across_other * (1 - s) / s``; the same-sex pairs beyond that are one person. Only
+    pairs of families no agency shows to have twins are counted across sources (the others
+    are the twins themselves: :func:`mark_known_twins_sql`). Neither
     the sources' sizes nor how many young people they share enter the estimate. Clipped to
     [``floor``, :data:`MAX_TWINS_PROBABILITY`].
     """
@@ -345,7 +371,8 @@ def estimate_twins_probability(profile: DataProfile, floor: float) -> float:
     share = (within_other + OPPOSITE_SEX_TWINS * prior_weight) / (
         within_same + within_other + prior_weight)
     twins_same = across_other * (1.0 - share) / share
-    return float(min(MAX_TWINS_PROBABILITY, max(floor, (across_same - twins_same) / across_same)))
+    share_one = (across_same - twins_same) / across_same
+    return float(min(MAX_TWINS_PROBABILITY, max(floor, share_one)))
 
 
 def resolve_comparisons(explicit: Sequence[str] | None, profile: DataProfile) -> tuple[str, ...]:

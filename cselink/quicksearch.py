@@ -184,6 +184,7 @@ def standardise_rows(rows: Sequence[Mapping[str, Any]], *, today: date | None = 
         }
         mine = _variants(rec, row.get("aliases") or (), row.get("former_surnames") or (),
                          sn_parts)
+        rec["known_twin"] = False  # a query is never marked (cselink.profile)
         rec["fn_set"] = sorted({v[2] for v in mine if v[2] is not None})
         rec["sn_set"] = sorted({v[3] for v in mine if v[3] is not None})
         for part in ("fn", "sn"):
@@ -558,7 +559,7 @@ def pair_gammas(comparisons: Sequence[str], lrec: Record, rrec: Record,
 
     ``lrec`` and ``rrec`` are ``records`` rows (``lrec`` the lower uid, or the indexed
     record of a search). Returns ``gamma_<comparison>`` per comparison, ``twin_given_names``,
-    ``fn_variant``, ``dob_year_only``, ``fn_l``, ``sn_l`` and ``swapped``.
+    ``fn_variant``, ``twin_evident``, ``dob_year_only``, ``fn_l``, ``sn_l`` and ``swapped``.
     """
     fn_l, fn_r, sn_l, sn_r = lrec["fn"], rrec["fn"], lrec["sn"], rrec["sn"]
     f = _name_features("fn", fn_l, fn_r, learned)
@@ -597,6 +598,7 @@ def pair_gammas(comparisons: Sequence[str], lrec: Record, rrec: Record,
                          or _ge(f["jw"], 0.80) or f["phon"])
         twin = _given_apart(lrec, rrec) and not similar_names and not crossed
     out.update(twin_given_names=twin, fn_variant=f["typo"] or f["phon"] or left_typo,
+               twin_evident=bool(lrec["known_twin"]) or bool(rrec["known_twin"]),
                dob_year_only=lrec["dob"] is None or rrec["dob"] is None,
                fn_l=fn_l, sn_l=sn_l, swapped=swapped)
     return out
@@ -696,7 +698,8 @@ class PairScorer:
         twins = self.twins is not None and possible_relatives(self.model.comparisons, g)
         if twins:
             cap = (self.cap_twins if "dob" in self.model.comparisons
-                   and g["gamma_dob"] == self.same_day else self.cap_siblings)
+                   and g["gamma_dob"] == self.same_day and not g["twin_evident"]
+                   else self.cap_siblings)
             weight = min(total, cap + min(out.get("mw_sex", 0.0), 0.0))
         else:
             weight = total

@@ -6,11 +6,13 @@ passes small tables holding only the records of its candidate pairs); writes the
 table:
 
     uid_l, uid_r, match_key, gamma_<comparison>..., twin_given_names, fn_variant,
-    dob_year_only, fn_l, sn_l, swapped
+    dob_year_only, twin_evident, fn_l, sn_l, swapped
 
 ``fn_variant`` (forenames one typing slip apart, or the same name by sound: two spellings
 of one name) and ``dob_year_only`` (a date of birth known only to its year, or missing) are
-read by the twins-and-siblings guard.
+read by the twins-and-siblings guard, and so is ``twin_evident``: some agency holds two
+children of either record's family born that day (``records.known_twin``, set by
+:mod:`cselink.profile`), so a twin-like pair is the twins themselves.
 
 Main names are compared with similarity levels; every other name a record is known by
 (aliases, former surnames, surname parts, middle names: ``records.fn_set``/``sn_set``) is
@@ -29,7 +31,7 @@ from .levels import Comparison
 
 #: The record columns record comparisons may read (as l.<column> / r.<column>).
 _RECORD_COLUMNS = ("uid, dob, dob_year, dob_ymd, dob_swapped, sex, pc, pc_outward, pc_sector, "
-                   "addr, addr_tokens, nhs")
+                   "addr, addr_tokens, nhs, known_twin")
 
 #: The record columns the name comparison reads.
 _NAME_COLUMNS = "uid, fn, sn, fn_set, sn_set, mid"
@@ -37,6 +39,9 @@ _NAME_COLUMNS = "uid, fn, sn, fn_set, sn_set, mid"
 #: Every ``records`` column the comparisons read: a stand-in records table needs these.
 COMPARED_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys(
     c.strip() for c in f"{_NAME_COLUMNS}, {_RECORD_COLUMNS}".split(",")))
+
+#: Either record's family is known to have twins (records.known_twin, cselink.profile).
+_TWIN_EVIDENT = "coalesce(l_known_twin OR r_known_twin, FALSE)"
 
 #: Name facts kept beside the gammas: the main names (term frequencies) and the swap flag.
 _EVIDENCE = ("fn_l", "sn_l", "swapped")
@@ -315,7 +320,8 @@ def gammas_sql(
     CREATE OR REPLACE {"TEMP TABLE" if temporary else "TABLE"} {out} AS
     SELECT uid_l, uid_r, match_key, {_flat(", ".join(cols))}{twins},
            (fn_typo OR fn_phon OR {left_typo}) AS fn_variant,
-           (l_dob IS NULL OR r_dob IS NULL) AS dob_year_only{_flat(evidence_cols)}
+           (l_dob IS NULL OR r_dob IS NULL) AS dob_year_only,
+           {_TWIN_EVIDENT} AS twin_evident{_flat(evidence_cols)}
     FROM (SELECT *{g0} FROM (
         SELECT p.*,
                CASE WHEN {same.format('fn')} THEN 1.0 ELSE f.fn_jw END AS fn_jw,

@@ -113,10 +113,12 @@ def scores_sql(
     cap_twins, cap_siblings = (
         (math.log2(p / (1 - p)) if p else 0.0) for p in (twins_probability, siblings_probability)
     )
-    # The learned odds are those of a pair born the same day; a pair born apart (siblings)
-    # keeps the floor.
+    # The learned odds are those of a pair born the same day with no twins in sight; a pair
+    # born apart (siblings), or of a family some agency shows to have twins, keeps the floor.
     if "dob" in model.comparisons:
-        same_day = f"gamma_dob = {COMPARISONS['dob'].gamma_of('exact')}"
+        # A family some agency shows to have twins (twin_evident) settles it: twins.
+        same_day = (f"gamma_dob = {COMPARISONS['dob'].gamma_of('exact')} "
+                    "AND NOT coalesce(twin_evident, FALSE)")
         cap = f"CASE WHEN {same_day} THEN {_num(cap_twins)} ELSE {_num(cap_siblings)} END"
     else:
         cap = _num(cap_siblings)

@@ -324,7 +324,10 @@ def standardise(
     con.execute(
         f"""
         CREATE OR REPLACE {kind} {out_records} AS
-        SELECT r.*, coalesce(s.fn_set, []) AS fn_set, coalesce(s.sn_set, []) AS sn_set
+        SELECT r.*, coalesce(s.fn_set, []) AS fn_set, coalesce(s.sn_set, []) AS sn_set,
+               -- set by the data profile (cselink.profile): some agency holds two
+               -- children of this family born the same day (twins)
+               FALSE AS known_twin
         FROM {base_table} r
         LEFT JOIN (
             SELECT uid, list_sort(list_distinct(list(fn))) AS fn_set,
