@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from ._progress import notify
 from ._sql import quote_ident, quote_literal
 from ._version import __version__
 from .blocking import (
@@ -280,6 +281,7 @@ class Linker:
 
     @contextmanager
     def _timed(self, stage: str) -> Any:
+        notify(stage)
         start = time.perf_counter()
         yield
         self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
