@@ -47,6 +47,7 @@ import argparse
 import dataclasses
 import datetime as dt
 import hashlib
+import importlib
 import json
 import logging
 import os
@@ -707,7 +708,7 @@ def referral_check(folder: Path, timeout: float = RUN_TIMEOUT) -> dict[str, Any]
     ``evaluate_against_truth``; otherwise says why not.
     """
     try:
-        from cselink import check as check_module
+        check_module = importlib.import_module("cselink.check")  # cselink.check is the function
     except ImportError as exc:
         return {"available": False, "reason": f"cselink.check does not import: {exc}"}
     needed = ("run_check", "evaluate_against_truth")

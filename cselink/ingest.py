@@ -42,6 +42,7 @@ from cselink._sql import quote_ident
 from cselink.errors import ConfigError, InputDataError, UsageError
 from cselink.mapping import (
     HEADER_HINT_CUTOFF,
+    JOIN_SEPARATORS,
     Mapping,
     did_you_mean,
     headers_look_like_data,
@@ -378,7 +379,7 @@ def _read(con: duckdb.DuckDBPyConnection, src: Source) -> cio.RawSource:
         return cio.read_parquet_raw(con, path)
     if fmt == "xlsx":
         return cio.read_xlsx_raw(con, path, sheet=mapping.sheet if mapping else None)
-    needed = 2 if mapping is None else max(1, len(set(mapping.columns.values())))
+    needed = 2 if mapping is None else max(1, len(mapping.headers()))
     return cio.read_csv_raw(
         con,
         path,
@@ -417,9 +418,9 @@ def _resolve_mapping(src: Source, raw: cio.RawSource) -> Mapping:
                 f"the mapping names columns the file does not have{where}: " + "; ".join(problems),
                 problems,
                 file=raw.file,
-                column=next((h for h in mapping.columns.values() if h not in set(headers)), None),
+                column=next((h for h in mapping.headers() if h not in set(headers)), None),
             )
-        used = set(mapping.columns.values())
+        used = set(mapping.headers())
     clash = sorted(h for h in dup if h in used)
     if clash:
         raise InputDataError(
@@ -448,6 +449,8 @@ class _Sql:
 
     def type_of(self, canonical: str) -> str | None:
         header = self.mapping.columns.get(canonical)
+        if canonical in self.mapping.join:
+            return "VARCHAR"  # joined as text (see ref)
         if header is None:
             return "VARCHAR" if canonical in self.mapping.constants else None
         return self.raw.types[self.raw.headers.index(header)].upper()
@@ -455,6 +458,14 @@ class _Sql:
     def ref(self, canonical: str) -> str | None:
         """The raw column (or constant) of a canonical column, before conversion."""
         header = self.mapping.columns.get(canonical)
+        if header is not None and canonical in self.mapping.join:
+            # [join]: the non-empty values of every column, in order, as one text.
+            sep = (JOIN_SEPARATORS[canonical] if canonical in JOIN_SEPARATORS
+                   else self.mapping.separator(canonical))
+            parts = ", ".join(
+                _trimmed(f"CAST(r.{quote_ident(self.raw.column(h))} AS VARCHAR)")
+                for h in (header, *self.mapping.join[canonical]))
+            return f"NULLIF(concat_ws({self.param(sep)}, {parts}), '')"
         if header is not None:
             return "r." + quote_ident(self.raw.column(header))
         if canonical in self.mapping.constants:
@@ -913,7 +924,7 @@ def _summarise(
     warn("source", WARN_SOURCE, other_source)
 
     report.date_orders.extend(findings)
-    used_headers = set(cols.values()) | ({"source"} if src.mapping is None else set())
+    used_headers = set(mapping.headers()) | ({"source"} if src.mapping is None else set())
     report.sources.append(
         SourceReport(
             name=src.name,

@@ -48,7 +48,7 @@ from .lookup import (
 from .quicksearch import search_index, standardise_rows, term_frequency_constants
 from .scoring import Model
 from .scoring.fellegi_sunter import scores_sql, tf_tables_sql
-from .scoring.training import train_supervised, train_unsupervised
+from .scoring.training import train_supervised
 from .standardise import standardise
 
 log = logging.getLogger(__name__)
@@ -317,8 +317,11 @@ class Linker:
         """
         with self._timed("train"):
             if truth is None:
-                self._model = train_unsupervised(self.con, self.settings, self.comparisons,
-                                                 found_by=self._rules_run())
+                # Too few matches to train on: the shipped default model (one warning).
+                from .scoring.default_model import train_or_default
+
+                self._model = train_or_default(self.con, self.settings, self.comparisons,
+                                               found_by=self._rules_run())
             else:
                 self._ensure_gammas()
                 self._register_truth(truth)
