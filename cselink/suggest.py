@@ -626,8 +626,8 @@ def _columns_table(out: _Suggestion, chosen: dict[str, _Column], rows: int) -> N
             repeats = col.filled - col.distinct
             if repeats:
                 notes.append(
-                    f"check: {repeats:,} ids repeat an earlier one (ingest keeps the first and "
-                    "rejects the repeats)"
+                    f"check: {repeats:,} ids repeat an earlier one (ingest keeps every row, "
+                    "each named 'ID (row N)')"
                 )
             if col.filled < rows:
                 notes.append("check: rows without an id are rejected")

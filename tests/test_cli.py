@@ -231,3 +231,19 @@ def test_a_crash_names_the_missing_module_and_nothing_else(tmp_path, monkeypatch
     last = err.strip().splitlines()[-1]
     assert last.startswith("cselink: unexpected ModuleNotFoundError (module 'pyarrow' is not")
     assert "Traceback" not in err
+
+
+def test_a_duplicate_id_keeps_both_rows_and_outputs_name_the_row(tmp_path, capsys) -> None:
+    left, right = _tiny(tmp_path)
+    left.write_text(left.read_text() + "L1,Jade,Smith,2009-03-04,TA1 1AA\n")  # L1 again
+    out = tmp_path / "c.csv"
+    assert main(["dedupe", str(left), str(right), "--out", str(out)]) == 0
+    clusters = pd.read_csv(out, dtype=str)
+    assert sorted(clusters["record_id"]) == ["L1 (row 1)", "L1 (row 3)", "L2", "R1"]
+    assert not out.with_name("c.rejects.csv").exists()  # nothing rejected
+    err = capsys.readouterr().err
+    assert "rows share a record id" in err and "ids: L1" in err
+    links = tmp_path / "l.csv"
+    assert main(["link", str(left), str(right), "--out", str(links), "-q"]) == 0
+    found = pd.read_csv(links, dtype=str)
+    assert sorted(found["record_id_l"]) == ["L1 (row 1)", "L1 (row 3)"]  # both searched
