@@ -553,7 +553,7 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     _cselink = True
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 
