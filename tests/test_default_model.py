@@ -48,7 +48,8 @@ def test_jade_brown_links_to_jayde_smith_on_three_records(caplog) -> None:
     right = pd.DataFrame({"record_id": ["R1"], "forename": ["Jayde"], "surname": ["Smith"],
                           "former_surnames": ["Brown"], "dob": ["2009-04-03"],
                           "postcode": ["TA1 1AA"]})
-    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING):
+    with warnings.catch_warnings(record=True) as caught, \
+            caplog.at_level(logging.WARNING, logger="cselink"):
         warnings.simplefilter("always")
         pairs = cselink.link(left, right)
     assert not caught  # no ConvergenceWarning
