@@ -202,7 +202,9 @@ def cselink_check(
     Only used when :mod:`cselink.check` exposes ``run_check``; the check itself is not
     part of the benchmarks.
     """
-    from cselink import check as check_module
+    import importlib
+
+    check_module = importlib.import_module("cselink.check")  # cselink.check is the function
 
     if isinstance(sources, Mapping):
         agency = [Source(name, Path(path)) for name, path in sources.items()]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib
 import json
 import logging
 import os
@@ -90,7 +91,7 @@ def referral_check(folder: Path, timeout: float = RUN_TIMEOUT) -> dict[str, Any]
         MeasuredRunError: the check failed.
     """
     try:
-        from cselink import check as check_module
+        check_module = importlib.import_module("cselink.check")  # cselink.check is the function
     except ImportError as exc:
         return {"available": False, "reason": f"cselink.check does not import: {exc}"}
     needed = ("run_check", "evaluate_against_truth")

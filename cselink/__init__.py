@@ -18,6 +18,7 @@ Examples:
 from __future__ import annotations
 
 from ._version import __version__ as __version__
+from .check import CheckOptions, CheckResult, check
 from .config import BlockingRule, EMConfig, Settings
 from .errors import (
     ConfigError,
@@ -38,6 +39,8 @@ from .scoring import Model
 
 __all__ = [
     "BlockingRule",
+    "CheckOptions",
+    "CheckResult",
     "ConfigError",
     "ConvergenceWarning",
     "CselinkError",
@@ -55,6 +58,7 @@ __all__ = [
     "Settings",
     "Source",
     "UsageError",
+    "check",
     "dedupe",
     "link",
     "load_sources",

@@ -10,11 +10,15 @@ import argparse
 import datetime as dt
 import json
 import logging
+import shutil
 import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -23,6 +27,79 @@ from ._version import __version__
 from .errors import CselinkError, InputDataError, UsageError
 
 log = logging.getLogger("cselink")
+
+#: Output table formats by file suffix (an empty suffix writes CSV).
+_TABLE_SUFFIXES = (".csv", ".parquet", ".json")
+
+#: What the progress display calls each pipeline stage (cselink._progress).
+_STAGE_TEXT = {
+    "ingest": "Reading the sources",
+    "standardise": "Standardising names, dates and addresses",
+    "blocking": "Finding candidate pairs",
+    "compare": "Comparing candidate pairs",
+    "train": "Training the model",
+    "score": "Scoring the pairs",
+    "explain": "Writing the reasons",
+    "cluster": "Clustering",
+}
+
+
+class _Progress:
+    """Stage names and counts with a rich spinner on stderr, only when it is a terminal.
+
+    Pipeline stages arrive through :func:`cselink._progress.listening`; the command adds
+    its own steps (:meth:`step`) and counts (:meth:`note`). Silent when disabled.
+    """
+
+    def __init__(self, enabled: bool) -> None:
+        self._bar: Any = None
+        self._task: Any = None
+        self._text = ""
+        if enabled and sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            console = Console(stderr=True)
+            if console.is_terminal:
+                self._bar = Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                                     TimeElapsedColumn(), console=console)
+
+    def step(self, stage: str) -> None:
+        """Mark the step before as done and start ``stage`` (a pipeline stage or text)."""
+        if self._bar is None:
+            return
+        self._finish()
+        self._text = _STAGE_TEXT.get(stage, stage)
+        self._task = self._bar.add_task(self._text, total=1)
+
+    def note(self, text: str) -> None:
+        """Add a count to the current step's line (``Reading the sources: 1,200 records``)."""
+        if self._bar is not None and self._task is not None:
+            self._text = f"{self._text}: {text}"
+            self._bar.update(self._task, description=self._text)
+
+    def _finish(self) -> None:
+        if self._task is not None:
+            self._bar.update(self._task, completed=1)
+            self._task = None
+
+    @contextmanager
+    def shown(self) -> Iterator[_Progress]:
+        """Draw while the block runs, the pipeline's stages included."""
+        from ._progress import listening
+
+        if self._bar is None:
+            yield self
+            return
+        with self._bar, listening(self.step):
+            try:
+                yield self
+            finally:
+                self._finish()
+
+
+def _progress(args: argparse.Namespace) -> _Progress:
+    return _Progress(not args.quiet)
 
 
 def _settings(args: argparse.Namespace, link_type: str) -> object:
@@ -35,6 +112,14 @@ def _settings(args: argparse.Namespace, link_type: str) -> object:
     if getattr(args, "no_twins_guard", False):
         changes["twins_probability"] = None
     return settings.with_(**changes)
+
+
+def _check_table_out(path: Path) -> None:
+    """The output folder exists and the suffix is one :func:`_write_table` writes."""
+    _check_out(path)
+    if path.suffix and path.suffix.lower() not in _TABLE_SUFFIXES:
+        raise UsageError(f"cannot write {path.suffix} files; name the output .csv, "
+                         ".parquet or .json", file=str(path))
 
 
 def _write_table(frame: pd.DataFrame, path: Path) -> None:
@@ -91,14 +176,18 @@ def cmd_link(args: argparse.Namespace) -> int:
     from .pipeline import Linker
 
     out = Path(args.out)
-    _check_out(out)
+    _check_table_out(out)
     settings = _settings(args, "link")
     sources = _sources([args.left, args.right])
-    with Linker(sources, settings=settings,  # type: ignore[arg-type]
-                model=args.model, memory_limit=args.memory_limit) as linker:
+    with _progress(args).shown() as progress, \
+            Linker(sources, settings=settings,  # type: ignore[arg-type]
+                   model=args.model, memory_limit=args.memory_limit) as linker:
+        progress.note(f"{linker.ingest_report.rows_used:,} records")
         if args.truth:
             linker.fit(truth=_read_pairs(Path(args.truth)))
         pairs = linker.predict(args.threshold)
+        progress.note(f"{len(pairs):,} pairs")
+        progress.step(f"Writing {out.name}")
         _write_table(pairs, out)
         _write_rejects(linker, out)
         _write_audit(args, out, sources, linker, args.threshold)
@@ -112,12 +201,18 @@ def cmd_dedupe(args: argparse.Namespace) -> int:
     from .pipeline import Linker
 
     out = Path(args.out)
-    _check_out(out)
+    _check_table_out(out)
+    if args.pairs_out:
+        _check_table_out(Path(args.pairs_out))
     settings = _settings(args, "dedupe")
     sources = _sources(args.files)
-    with Linker(sources, settings=settings, model=args.model,  # type: ignore[arg-type]
-                memory_limit=args.memory_limit) as linker:
+    with _progress(args).shown() as progress, \
+            Linker(sources, settings=settings, model=args.model,  # type: ignore[arg-type]
+                   memory_limit=args.memory_limit) as linker:
+        progress.note(f"{linker.ingest_report.rows_used:,} records")
         clusters = linker.cluster(args.threshold)
+        progress.note(f"{clusters['cluster_id'].nunique():,} clusters")
+        progress.step(f"Writing {out.name}")
         _write_table(clusters, out)
         if args.pairs_out:
             _write_table(linker.predict(args.threshold), Path(args.pairs_out))
@@ -185,7 +280,10 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
     config = SynthConfig.preset(args.difficulty, people=args.people, seed=args.seed,
                                 contacts=args.contacts)
-    result = generate(config, Path(args.out))
+    with _progress(args).shown() as progress:
+        progress.step(f"Generating {args.people:,} people and their agency records")
+        result = generate(config, Path(args.out))
+        progress.note(f"{result.total_records:,} records, {result.referrals:,} referrals")
     sys.stdout.write(f"wrote synthetic data for {args.people} people to {args.out}\n")
     log.info("%s", result)
     return 0
@@ -227,10 +325,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not args.source:
         raise UsageError("give at least one --source NAME=PATH[:MAPPING.toml]")
     sources = [source_from_spec(s) for s in args.source]
+    referrals = source_from_spec(args.referrals)  # PATH[:MAPPING.toml]
     options = _check_options(args)
-    result, paths = check(args.referrals, sources, args.out, options=options,  # type: ignore[arg-type]
+    result, paths = check(referrals, sources, args.out, options=options,  # type: ignore[arg-type]
                           contacts=args.contacts)
-    _write_check_audit(args, Path(args.out), sources, result, options)
+    _write_check_audit(args, Path(args.out), [referrals, *sources], result, options)
     _print_summary(summary_lines(result, paths), args.quiet)
     return 0
 
@@ -242,7 +341,7 @@ def _write_check_audit(args: argparse.Namespace, out_dir: Path, sources: Sequenc
 
     audit = build_audit(
         command=args.command, argv=args.argv,
-        inputs=audit_inputs(sources, args.referrals,  # type: ignore[arg-type]
+        inputs=audit_inputs(sources,  # type: ignore[arg-type]
                             getattr(args, "settings", None), getattr(args, "model", None),
                             *contacts_audit_inputs(getattr(args, "contacts", None))),
         ingest=None, model=None,
@@ -261,7 +360,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .check import demo, summary_lines
 
     start = time.perf_counter()
-    result, paths, figures = demo(args.out, options=_check_options(args))  # type: ignore[arg-type]
+    created = not Path(args.out).exists()
+    try:
+        result, paths, figures = demo(args.out, options=_check_options(args))  # type: ignore[arg-type]
+    except BaseException:
+        if created:  # leave nothing behind of a folder this run made
+            shutil.rmtree(args.out, ignore_errors=True)
+        raise
     lines = summary_lines(result, paths)
     if figures is not None:
         lines.append(
@@ -303,8 +408,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"cselink {__version__}")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
-    common.add_argument("-q", "--quiet", action="store_true", help="only print errors")
+    # The global flags, accepted before or after the subcommand: SUPPRESS keeps a flag
+    # given before it from being reset by the subcommand's default (main fills them in).
+    for p in (parser, common):
+        p.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                       help="also print what each stage did (info lines)")
+        p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                       help="only print errors: no progress, summary or warnings")
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show tracebacks and debug logs")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def model_options(p: argparse.ArgumentParser) -> None:
@@ -446,15 +558,56 @@ def _positive_int(text: str) -> int:
     return value
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to the current ``sys.stderr``, so lines land above a live progress display."""
+
+    _cselink = True
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:  # StreamHandler.__init__ sets it
+        pass
+
+
 def _configure_logging(args: argparse.Namespace) -> None:
-    level = logging.DEBUG if args.debug else logging.ERROR if args.quiet else logging.WARNING
+    level = (logging.DEBUG if args.debug else logging.ERROR if args.quiet
+             else logging.INFO if args.verbose else logging.WARNING)
     root = logging.getLogger("cselink")
     root.setLevel(level)
     if not any(getattr(h, "_cselink", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("cselink: %(levelname)s: %(message)s"))
-        handler._cselink = True  # type: ignore[attr-defined]
         root.addHandler(handler)
+
+
+@contextmanager
+def _clean_warnings(args: argparse.Namespace) -> Iterator[None]:
+    """Python warnings as one ``cselink: warning:`` line each, every message once, and
+    never with a path into cselink's source (none under ``-q``)."""
+    seen: set[str] = set()
+
+    def show(message: Warning | str, category: type[Warning], *_: object,
+             **__: object) -> None:
+        text = " ".join(str(message).split())
+        if not args.quiet and text not in seen:
+            seen.add(text)
+            sys.stderr.write(f"cselink: warning: {text}\n")
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
+def _crash_line(exc: BaseException) -> str:
+    """The one line of an unexpected failure: the exception's class and, for a missing
+    module, its name (a module name carries no personal data; messages may)."""
+    what = type(exc).__name__
+    if isinstance(exc, ImportError) and exc.name:
+        what += f" (module {exc.name!r} is not installed; reinstall cselink with pip)"
+    return f"cselink: unexpected {what}; run again with --debug for details\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -464,12 +617,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
+    for flag, default in (("verbose", 0), ("quiet", False), ("debug", False)):
+        if not hasattr(args, flag):
+            setattr(args, flag, default)
     _configure_logging(args)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     args.started = dt.datetime.now(dt.UTC)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return func(args)
+        with _clean_warnings(args):
+            return func(args)
     except CselinkError as exc:
         if args.debug:
             traceback.print_exc()
@@ -491,7 +648,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback by default
         if args.debug:
             traceback.print_exc()
-        sys.stderr.write(
-            f"cselink: unexpected {type(exc).__name__}; run again with --debug for details\n"
-        )
+        sys.stderr.write(_crash_line(exc))
         return 1

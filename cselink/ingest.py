@@ -43,6 +43,7 @@ from cselink.errors import ConfigError, InputDataError, UsageError, did_you_mean
 from cselink.identifiers import POSTCODE_IN_TEXT, nhs_digits_sql, nhs_number_valid_sql
 from cselink.mapping import (
     HEADER_HINT_CUTOFF,
+    JOIN_SEPARATORS,
     Mapping,
     headers_look_like_data,
     is_day_first,
@@ -62,7 +63,7 @@ __all__ = [
     "source_from_spec",
 ]
 
-OnDuplicate = Literal["reject", "raise"]
+OnDuplicate = Literal["keep", "reject", "raise"]
 
 #: Whitespace trimmed from every value (spaces, tabs, line ends, no-break space, BOM),
 #: as an RE2 character class. A regex test first is much faster than ``trim(x, chars)``
@@ -91,6 +92,10 @@ REASON_NO_NAME = (
     "nothing to link on (no name, alias, date of birth, NHS number, address or postcode)"
 )
 REASON_DUPLICATE = "duplicate record_id"
+#: Warning for a record id on more than one row (``on_duplicate="keep"``); the ids follow.
+WARN_DUPLICATE = "rows share a record id; every row kept, its id given as 'ID (row N)'"
+#: How many duplicated ids a warning names (the count says how many rows there are).
+_DUPLICATE_IDS_SHOWN = 20
 
 # Reasons of warning counts.
 WARN_DOB = "unparseable date of birth (set to NULL)"
@@ -278,7 +283,7 @@ def load_sources(
     *,
     table: str = INPUT_TABLE,
     rejects_table: str = REJECTS_TABLE,
-    on_duplicate: OnDuplicate = "reject",
+    on_duplicate: OnDuplicate = "keep",
     first_uid: int = 0,
     summarise: bool = True,
 ) -> IngestReport:
@@ -289,12 +294,15 @@ def load_sources(
         sources: the sources, in the order that numbers their uids.
         table: name of the table of usable records (replaced).
         rejects_table: name of the table of rejected rows (replaced).
-        on_duplicate: ``"reject"`` sends a repeated record_id to the rejects table
-            (the first is kept); ``"raise"`` makes it an :class:`InputDataError`.
+        on_duplicate: ``"keep"`` keeps every row of a record_id that more than one row
+            of a source has, each under the key ``ID (row N)`` (N its row in the file),
+            so both are searched and the outputs tell them apart, and warns naming the
+            ids; ``"reject"`` sends the repeats to the rejects table (the first is kept);
+            ``"raise"`` makes them an :class:`InputDataError`.
         first_uid: the uid of the first usable row (the others follow in order).
         summarise: count rows, warnings and rejects per source into the report. Without
             it (a search, which discards the report) the report is empty and
-            ``on_duplicate`` must be ``"reject"``.
+            ``on_duplicate`` must not be ``"raise"``.
 
     Returns:
         The counts, warnings and date-order findings.
@@ -306,11 +314,12 @@ def load_sources(
     """
     if not sources:
         raise UsageError("no sources given")
-    if on_duplicate not in ("reject", "raise"):
-        raise UsageError(f"on_duplicate must be 'reject' or 'raise', not {on_duplicate!r}")
+    if on_duplicate not in ("keep", "reject", "raise"):
+        raise UsageError(
+            f"on_duplicate must be 'keep', 'reject' or 'raise', not {on_duplicate!r}")
     if table == rejects_table:
         raise UsageError("the input and rejects tables must have different names")
-    if not summarise and on_duplicate != "reject":
+    if not summarise and on_duplicate == "raise":
         raise UsageError("on_duplicate='raise' needs summarise=True")
     names = [s.name for s in sources]
     for s in sources:
@@ -375,7 +384,7 @@ def _read(con: duckdb.DuckDBPyConnection, src: Source) -> cio.RawSource:
         return cio.read_parquet_raw(con, path)
     if fmt == "xlsx":
         return cio.read_xlsx_raw(con, path, sheet=mapping.sheet if mapping else None)
-    needed = 2 if mapping is None else max(1, len(set(mapping.columns.values())))
+    needed = 2 if mapping is None else max(1, len(mapping.headers()))
     return cio.read_csv_raw(
         con,
         path,
@@ -414,9 +423,9 @@ def _resolve_mapping(src: Source, raw: cio.RawSource) -> Mapping:
                 f"the mapping names columns the file does not have{where}: " + "; ".join(problems),
                 problems,
                 file=raw.file,
-                column=next((h for h in mapping.columns.values() if h not in set(headers)), None),
+                column=next((h for h in mapping.headers() if h not in set(headers)), None),
             )
-        used = set(mapping.columns.values())
+        used = set(mapping.headers())
     clash = sorted(h for h in dup if h in used)
     if clash:
         raise InputDataError(
@@ -445,6 +454,8 @@ class _Sql:
 
     def type_of(self, canonical: str) -> str | None:
         header = self.mapping.columns.get(canonical)
+        if canonical in self.mapping.join:
+            return "VARCHAR"  # joined as text (see ref)
         if header is None:
             return "VARCHAR" if canonical in self.mapping.constants else None
         return self.raw.types[self.raw.headers.index(header)].upper()
@@ -452,6 +463,14 @@ class _Sql:
     def ref(self, canonical: str) -> str | None:
         """The raw column (or constant) of a canonical column, before conversion."""
         header = self.mapping.columns.get(canonical)
+        if header is not None and canonical in self.mapping.join:
+            # [join]: the non-empty values of every column, in order, as one text.
+            sep = (JOIN_SEPARATORS[canonical] if canonical in JOIN_SEPARATORS
+                   else self.mapping.separator(canonical))
+            parts = ", ".join(
+                _trimmed(f"CAST(r.{quote_ident(self.raw.column(h))} AS VARCHAR)")
+                for h in (header, *self.mapping.join[canonical]))
+            return f"NULLIF(concat_ws({self.param(sep)}, {parts}), '')"
         if header is not None:
             return "r." + quote_ident(self.raw.column(header))
         if canonical in self.mapping.constants:
@@ -679,8 +698,12 @@ FROM t3
         said, _ = cio.duckdb_error_message(exc)
         raise InputDataError(f"cannot map the source ({said})", file=raw.file) from None
 
+    duplicated: dict[str, list[int]] = {}
     if not (isinstance(src.data, pd.DataFrame) and len(src.data) < 2):  # one row: no repeat
-        _reject_duplicates(con, stage)
+        if on_duplicate == "keep":
+            duplicated = _key_duplicates(con, stage)
+        else:
+            _reject_duplicates(con, stage)
     if raw.malformed:
         con.execute(
             f"INSERT INTO {quote_ident(stage)} (source_index, source, row_number, reason, "
@@ -690,7 +713,28 @@ FROM t3
         )
 
     if summarise:
-        _summarise(con, src, raw, mapping, stage, report, findings, on_duplicate)
+        _summarise(con, src, raw, mapping, stage, report, findings, on_duplicate, duplicated)
+
+
+def _key_duplicates(con: duckdb.DuckDBPyConnection, stage: str) -> dict[str, list[int]]:
+    """Give every usable row of a record_id that several rows share the key
+    ``ID (row N)``: both rows are kept and searched, and the outputs name the row.
+
+    Returns:
+        Each duplicated id (sorted) with its rows' numbers (record ids, never values).
+    """
+    st = quote_ident(stage)
+    ids = {str(r[0]): [int(n) for n in r[1]] for r in con.execute(
+        f"SELECT record_id, list(row_number ORDER BY row_number) FROM {st} "
+        "WHERE reason IS NULL GROUP BY record_id HAVING count(*) > 1 ORDER BY record_id"
+    ).fetchall()}
+    if ids:
+        con.execute(
+            f"UPDATE {st} SET record_id = record_id || ' (row ' || row_number || ')' "
+            "WHERE reason IS NULL AND list_contains($ids::VARCHAR[], record_id)",
+            {"ids": list(ids)},
+        )
+    return ids
 
 
 def _reject_duplicates(con: duckdb.DuckDBPyConnection, stage: str) -> None:
@@ -821,6 +865,7 @@ def _summarise(
     report: IngestReport,
     findings: list[DateOrderFinding],
     on_duplicate: OnDuplicate,
+    duplicated: dict[str, list[int]] | None = None,
 ) -> None:
     st = quote_ident(stage)
     cols = mapping.columns
@@ -862,7 +907,7 @@ def _summarise(
             column=cols["record_id"],
         )
 
-    def warn(column: str, reason: str, count: int) -> None:
+    def warn(column: str, reason: str, count: int, said: str = "") -> None:
         if count:
             header = cols.get(column)
             if column == "postcode" and header is None:
@@ -871,7 +916,8 @@ def _summarise(
                 header = "source"
             report.warnings.append(IngestWarning(src.name, column, header, reason, count))
             logger.warning(
-                "source %s, column %s: %d x %s", src.name, header or column, count, reason
+                "source %s, column %s: %d x %s%s", src.name, header or column, count, reason,
+                said,
             )
 
     if read == 0:
@@ -890,9 +936,19 @@ def _summarise(
     warn("nhs_number", WARN_NHS, bad_nhs)
     warn("postcode", WARN_POSTCODE, no_pc if mapping.postcode_in_address else 0)
     warn("source", WARN_SOURCE, other_source)
+    if duplicated:  # the ids are named: a coordinator must find both rows
+        # The log line names the ids; the report (and so the audit, which holds no
+        # record id) names the rows.
+        more = ", ..." if len(duplicated) > _DUPLICATE_IDS_SHOWN else ""
+        ids = ", ".join(list(duplicated)[:_DUPLICATE_IDS_SHOWN]) + more
+        rows = sorted(n for numbers in duplicated.values() for n in numbers)
+        shown = ", ".join(map(str, rows[:_DUPLICATE_IDS_SHOWN * 2]))
+        more = ", ..." if len(rows) > _DUPLICATE_IDS_SHOWN * 2 else ""
+        warn("record_id", f"{WARN_DUPLICATE} (rows {shown}{more})", len(rows),
+             said=f"; ids: {ids}")
 
     report.date_orders.extend(findings)
-    used_headers = set(cols.values()) | ({"source"} if src.mapping is None else set())
+    used_headers = set(mapping.headers()) | ({"source"} if src.mapping is None else set())
     report.sources.append(
         SourceReport(
             name=src.name,

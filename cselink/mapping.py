@@ -10,6 +10,10 @@ A mapping is a small TOML file (format in ``docs``/the generator contract)::
     [dates]    dob_formats (strptime formats, tried in order)
     [sex]      M/F/U = the export's codes (case-insensitive)
     [address]  postcode_in_address (extract a UK postcode from the address)
+    [join]     canonical column = more headers whose values are appended to the mapped
+               column: address (", "), middle_names (" "), aliases and former_surnames
+               (their separator); e.g. address = ["Town"], former_surnames =
+               ["PreferredSurname"]
     [constants] canonical column = a value for every row
 
 :meth:`Mapping.from_dict` collects every problem before raising one
@@ -90,8 +94,12 @@ _TABLES: Final[dict[str, tuple[str, ...]]] = {
     "dates": ("dob_formats",),
     "sex": ("M", "F", "U"),
     "address": ("postcode_in_address",),
+    "join": ("address", "middle_names", "aliases", "former_surnames"),
     "constants": CONSTANT_COLUMNS,
 }
+
+#: What joins a ``[join]`` column's values onto the mapped column's (lists: their separator).
+JOIN_SEPARATORS: Final[dict[str, str]] = {"address": ", ", "middle_names": " "}
 
 #: Similarity a file header needs to be suggested for a missing column.
 HEADER_HINT_CUTOFF: Final[float] = 0.85
@@ -143,6 +151,7 @@ class Mapping:
         postcode_in_address: extract a UK postcode from the address when there is no
             postcode (column or value).
         constants: canonical column -> a value for every row.
+        join: canonical column -> more headers appended to it (``[join]``).
         origin: the TOML file the mapping came from, for messages.
     """
 
@@ -159,6 +168,7 @@ class Mapping:
     sex_codes: AbcMapping[str, tuple[str, ...]] | None = None
     postcode_in_address: bool = False
     constants: AbcMapping[str, str] = field(default_factory=dict)
+    join: AbcMapping[str, tuple[str, ...]] = field(default_factory=dict)
     origin: str | None = field(default=None, compare=False)
 
     # ------------------------------------------------------------------ construction
@@ -372,6 +382,21 @@ class Mapping:
             if not constants["source"].strip():
                 problems.append("[constants] source must be a non-empty string")
 
+        join: dict[str, tuple[str, ...]] = {}
+        for key, headers in tables.get("join", {}).items():
+            if key not in _TABLES["join"]:
+                continue
+            if isinstance(headers, str):
+                headers = [headers]
+            if not (isinstance(headers, list) and headers
+                    and all(_nonempty_str(h) for h in headers)):
+                problems.append(f"[join] {key} must be a list of column names")
+                continue
+            join[key] = tuple(h.strip() for h in headers)
+            if key not in columns:
+                problems.append(f"[join] {key} needs [columns] {key} (the column joined onto)")
+        kwargs["join"] = join
+
         if kwargs.get("postcode_in_address") and not (
             "address" in columns or "address" in constants
         ):
@@ -414,6 +439,8 @@ class Mapping:
         out["address"] = {"postcode_in_address": self.postcode_in_address}
         if self.constants:
             out["constants"] = dict(self.constants)
+        if self.join:
+            out["join"] = {k: list(v) for k, v in self.join.items()}
         return out
 
     @classmethod
@@ -456,6 +483,12 @@ class Mapping:
         """The source name the mapping gives, if any (``[source] name`` or a constant)."""
         return self.name or self.constants.get("source")
 
+    def headers(self) -> list[str]:
+        """Every header the mapping reads: ``[columns]`` then ``[join]``, each once."""
+        out = list(self.columns.values())
+        out += [h for hs in self.join.values() for h in hs]
+        return list(dict.fromkeys(out))
+
     def missing_columns(self, headers: Sequence[str]) -> list[str]:
         """Problems for every mapped header that is not among ``headers``, with hints.
 
@@ -464,7 +497,8 @@ class Mapping:
         present = set(headers)
         data_like = headers_look_like_data(headers)
         problems = []
-        for canonical, header in self.columns.items():
+        mapped = [*self.columns.items(), *((c, h) for c, hs in self.join.items() for h in hs)]
+        for canonical, header in mapped:
             if header not in present:
                 hint = (
                     " (the first row looks like data: is the header row missing?)"

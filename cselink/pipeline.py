@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from ._progress import notify
 from ._sql import quote_ident, quote_literal
 from ._version import __version__
 from .blocking import (
@@ -49,7 +50,7 @@ from .quicksearch import search_index, standardise_rows, term_frequency_constant
 from .schema import GAMMAS_TABLE, PAIRS_TABLE, RECORDS_TABLE, SCORES_TABLE, VARIANTS_TABLE
 from .scoring import Model
 from .scoring.fellegi_sunter import scores_sql, tf_tables_sql
-from .scoring.training import train_supervised, train_unsupervised
+from .scoring.training import train_supervised
 from .standardise import standardise
 
 log = logging.getLogger(__name__)
@@ -294,6 +295,7 @@ class Linker:
 
     @contextmanager
     def _timed(self, stage: str) -> Any:
+        notify(stage)
         start = time.perf_counter()
         yield
         self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
@@ -348,9 +350,12 @@ class Linker:
         """
         with self._timed("train"):
             if truth is None:
-                self._model = train_unsupervised(
-                    self.con, self.settings, self.comparisons, found_by=self._rules_run(),
-                    guard=self.profile.twins_guard)
+                # Too few matches to train on: the shipped default model (one warning).
+                from .scoring.default_model import train_or_default
+
+                self._model = train_or_default(self.con, self.settings, self.comparisons,
+                                               found_by=self._rules_run(),
+                                               guard=self.profile.twins_guard)
             else:
                 self._ensure_gammas()
                 self._register_truth(truth)

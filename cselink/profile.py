@@ -80,6 +80,10 @@ MAX_TWINS_PROBABILITY: Final[float] = 0.95
 #: At most this many family pairs are compared to count relatives (a seeded sample above).
 MAX_PROFILE_PAIRS: Final[int] = 100_000
 
+#: Below this many records the profile cannot tell a register without families from a
+#: small sample of one (1% of 500 records is five sibling pairs): households are assumed.
+MIN_PROFILE_RECORDS: Final[int] = 500
+
 #: Comparisons when households are present, and when they are not.
 WITH_HOUSEHOLDS: Final[tuple[str, ...]] = (
     "forename", "surname", "dob", "location", "sex", "nhs_number",
@@ -333,7 +337,9 @@ def profile_data(con: duckdb.DuckDBPyConnection, *, twins_guard: bool = True,
     con.execute("DROP TABLE _family_pairs")
     (siblings, twins_within, twins_across, within_same, within_other, across_same,
      across_other) = (round((x or 0) / fraction) for x in row)
-    households = siblings >= MIN_SIBLING_SHARE * n
+    # Too few records to see siblings in: the population cselink is for (children, with
+    # brothers and sisters) is assumed, as the shipped default model is.
+    households = n < MIN_PROFILE_RECORDS or siblings >= MIN_SIBLING_SHARE * n
     profile = DataProfile(
         records=n, sibling_pairs=siblings, twin_pairs_within=twins_within,
         twin_pairs_across=twins_across, pairs_within=pairs_within, pairs_across=pairs_across,

@@ -157,6 +157,12 @@ _FORMER_WORDS: Final[frozenset[str]] = frozenset(
 _ALIAS_WORDS: Final[frozenset[str]] = frozenset(
     "alias aliases aka known nick nickname nicknames preferred alternative alt other".split()
 )
+# Words of a place column (a town, a locality) that belongs in the address.
+_PLACE_WORDS: Final[frozenset[str]] = frozenset(
+    "town city locality village county suburb".split()
+)
+# Canonical columns that take more than one export column, joined ([join] in a mapping).
+_JOINABLE: Final[tuple[str, ...]] = ("middle_names", "aliases", "former_surnames", "address")
 _ID_WORDS: Final[frozenset[str]] = frozenset(
     "id ref no num number reference urn key identifier".split()
 )
@@ -255,6 +261,7 @@ class _Suggestion:
     dates: list[tuple[str, str, list[str]]] = field(default_factory=list)
     sex: list[tuple[str, str, list[str]]] = field(default_factory=list)
     address: list[tuple[str, str, list[str]]] = field(default_factory=list)
+    join: list[tuple[str, str, list[str]]] = field(default_factory=list)
     notes: dict[str, list[str]] = field(default_factory=dict)
 
     def note(self, table: str, text: str) -> None:
@@ -345,13 +352,17 @@ def _suggest(
         col.guess, col.score = _guess_from_header(col.header)
     _guess_from_values(con, raw.table, usable)
     chosen = _choose(usable, out, rows)
+    if "referral" in _tokens(chosen["record_id"].header):
+        out.header_notes.append("The ids are referral ids: give this file to cselink check as "
+                                "--referrals FILE:MAPPING.toml.")
     _columns_table(out, chosen, rows)
     _names_table(out, chosen)
     _dates_table(con, raw.table, out, chosen.get("dob"))
     _sex_table(out, chosen.get("sex"))
     _address_table(out, chosen)
 
-    mapped = {c.header for c in chosen.values()}
+    mapped = {c.header for c in chosen.values()} | {
+        c.header for c in usable if c.guess in _JOINABLE and c.guess in chosen}
     ignored = [c.header for c in usable if c.header not in mapped]
     if ignored:
         out.note(
@@ -387,7 +398,8 @@ def _profile(con: duckdb.DuckDBPyConnection, table: str, col: _Column) -> None:
     finally:
         cio.drop_temp(con, groups)
     if col.sample.empty:
-        col.sample = pd.DataFrame({"v": pd.Series([], dtype=object), "n": pd.Series([], "int64")})
+        col.sample = pd.DataFrame({"v": pd.Series([], dtype=object),
+                                   "n": pd.Series([], dtype="int64")})
 
 
 def _tokens(header: str) -> list[str]:
@@ -403,8 +415,21 @@ def _guess_from_header(header: str) -> tuple[str | None, int]:
         if compact in names:
             return canonical, 3
     t = set(words)
+    surname = bool(t & {"surname", "surnames"}) or bool(
+        t & {"last", "family"} and t & {"name", "names"}
+    )
+    forename = bool(t & {"forename", "forenames"}) or bool(
+        t & {"first", "given", "christian"} and t & {"name", "names"}
+    )
     if t & {"aka", "alias", "aliases"}:  # "Street name / alias" is an alias, not a street
-        return "aliases", 2
+        # A surname alone (AliasSurname) is another surname: forename + it is a name.
+        return ("former_surnames", 2) if surname and not forename else ("aliases", 2)
+    if (t & _PLACE_WORDS and "birth" not in t
+            and not t & (_OTHER_PERSON - _PLACE_WORDS - {"street", "road"})):
+        return "address", 1  # a town or locality: joined onto the address
+    if (any(w.startswith("addr") for w in t)
+            and not t & (_OTHER_PERSON - _PLACE_WORDS - {"street", "road"})):
+        return "address", 2  # "Street Address", "Address Line 2"
     if not t or t & _OTHER_PERSON:
         return None, 0
     if "nhs" in t:
@@ -419,18 +444,18 @@ def _guess_from_header(header: str) -> tuple[str | None, int]:
         return "sex", 2
     if "postcode" in compact or {"post", "code"} <= t or "pcode" in t:
         return "postcode", 2
-    surname = bool(t & {"surname", "surnames"}) or bool(
-        t & {"last", "family"} and t & {"name", "names"}
-    )
-    forename = bool(t & {"forename", "forenames"}) or bool(
-        t & {"first", "given", "christian"} and t & {"name", "names"}
-    )
     nameish = surname or forename or bool(t & {"name", "names"})
     if nameish:
         if t & _FORMER_WORDS:
             return "former_surnames", 2
         if t & {"middle", "second"} or {"other", "given"} <= t or {"other", "forename"} <= t:
             return "middle_names", 2
+        if forename and not surname and any(w.isdigit() and int(w) >= 2 for w in words):
+            return "middle_names", 2  # FORENAME2, Forename 3: the second forename on
+        if surname and not forename and t & _ALIAS_WORDS:
+            # A preferred or alternative surname: the young person is also known by
+            # forename + that surname, as by a former one (not a whole-name alias).
+            return "former_surnames", 2
         if t & _ALIAS_WORDS:
             return "aliases", 2
         if surname:
@@ -509,7 +534,13 @@ def _choose(columns: Sequence[_Column], out: _Suggestion, rows: int) -> dict[str
         claims.sort(key=lambda c: (-c.score, not _unique(c, rows), c.index))
         best = claims[0]
         chosen[canonical] = best
-        if len(claims) > 1:
+        if len(claims) > 1 and canonical in _JOINABLE:
+            more = sorted(claims[1:], key=lambda c: c.index)
+            sep = "', '" if canonical == "address" else "' '" if canonical == "middle_names" \
+                else "its separator"
+            out.join.append((canonical, "[" + ", ".join(_toml_str(c.header) for c in more) + "]",
+                             [f"check: joined onto {_toml_str(best.header)} with {sep}"]))
+        elif len(claims) > 1:
             out.note(
                 "columns",
                 f"check: {', '.join(_toml_str(c.header) for c in claims[1:])} also "
@@ -588,14 +619,19 @@ def _columns_table(out: _Suggestion, chosen: dict[str, _Column], rows: int) -> N
             notes.append("check: chosen from what the values look like, not from the header")
         elif col.score == 2:
             notes.append("check: chosen from the words of the header")
+        elif col.score == 1:
+            notes.append("check: a town or locality column, read as the address")
+        if canonical == "former_surnames" and set(_tokens(col.header)) & _ALIAS_WORDS:
+            notes.append("a preferred or other surname: the young person is also searched "
+                         "by forename + this surname")
         if col.filled == 0:
             notes.append("check: the column is empty")
         if canonical == "record_id":
             repeats = col.filled - col.distinct
             if repeats:
                 notes.append(
-                    f"check: {repeats:,} ids repeat an earlier one (ingest keeps the first and "
-                    "rejects the repeats)"
+                    f"check: {repeats:,} ids repeat an earlier one (ingest keeps every row, "
+                    "each named 'ID (row N)')"
                 )
             if col.filled < rows:
                 notes.append("check: rows without an id are rejected")
@@ -951,6 +987,7 @@ def _render(out: _Suggestion, file: Path) -> str:
         ("dates", out.dates),
         ("sex", out.sex),
         ("address", out.address),
+        ("join", out.join),
     )
     for name, items in tables:
         notes = out.notes.get(name, [])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -118,3 +120,130 @@ def test_check_writes_an_audit_record_without_personal_data(tmp_path) -> None:
     referrals = pd.read_csv(data / "referrals.csv", dtype=str)
     text = json.dumps(audit)
     assert not any(name in text for name in referrals["surname"].dropna() if len(name) > 3)
+
+
+# --------------------------------------------------------------------------- issue 13
+
+
+def _tiny(folder: Path) -> tuple[Path, Path]:
+    """Two small canonical files (a few children; synthetic)."""
+    left, right = folder / "left.csv", folder / "right.csv"
+    left.write_text("record_id,forename,surname,dob,postcode\n"
+                    "L1,Jade,Brown,2009-03-04,TA1 1AA\nL2,Tom,Hill,2008-07-12,TA2 3BB\n")
+    right.write_text("record_id,forename,surname,former_surnames,dob,postcode\n"
+                     "R1,Jayde,Smith,Brown,2009-04-03,TA1 1AA\n")
+    return left, right
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_global_flags_work_before_or_after_the_subcommand(tmp_path, capsys, where) -> None:
+    left, right = _tiny(tmp_path)
+    cmd = ["dedupe", str(left), str(right), "--out", str(tmp_path / "c.csv")]
+    for flag in ("--debug", "-v", "-q"):
+        argv = [flag, *cmd] if where == "before" else [*cmd, flag]
+        assert main(argv) == 0, argv
+        err = capsys.readouterr().err
+        if flag == "-q":
+            assert err == ""
+        else:  # info lines (debug includes them, and multi-line SQL)
+            assert "cselink: INFO: wrote 3 records" in err
+        if flag == "-v":
+            assert all(line.startswith("cselink: ") for line in err.splitlines())
+    assert main(cmd) == 0
+    assert "INFO" not in capsys.readouterr().err
+
+
+class _Terminal(io.StringIO):
+    """stderr as a terminal would be (rich draws its progress only on one)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("command", ["link", "dedupe", "synth"])
+def test_progress_names_stages_and_counts_only_on_a_terminal(tmp_path, monkeypatch, capsys,
+                                                              command) -> None:
+    left, right = _tiny(tmp_path)
+    argv = {"link": ["link", str(left), str(right), "--out", str(tmp_path / "l.csv")],
+            "dedupe": ["dedupe", str(left), str(right), "--out", str(tmp_path / "c.csv")],
+            "synth": ["synth", "--people", "30", "--seed", "3", "--out", str(tmp_path / "s")]}
+    assert main(argv[command]) == 0
+    assert "Finding candidate pairs" not in capsys.readouterr().err  # not a terminal
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.setenv("TERM", "xterm")
+    assert main(argv[command]) == 0
+    shown = terminal.getvalue()
+    if command == "synth":
+        assert "Generating 30 people" in shown and "records" in shown
+    else:
+        for stage in ("Reading the sources", "Finding candidate pairs", "Scoring the pairs",
+                      "3 records"):
+            assert stage in shown
+        assert ("2 clusters" if command == "dedupe" else "Writing l.csv") in shown  # Jade = Jayde
+    assert main([*argv[command], "-q"]) == 0
+    assert terminal.getvalue() == shown  # -q: nothing more drawn
+
+
+def test_an_unknown_output_suffix_is_an_error(tmp_path, capsys) -> None:
+    left, right = _tiny(tmp_path)
+    for argv in (["link", str(left), str(right), "--out", str(tmp_path / "links.xlsx")],
+                 ["dedupe", str(left), "--out", str(tmp_path / "c.csv"),
+                  "--pairs-out", str(tmp_path / "p.txt")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "cannot write" in err and ".csv, .parquet or .json" in err
+        assert len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["left.csv", "right.csv"]
+
+
+def test_a_failed_demo_removes_the_folder_it_made(tmp_path, capsys) -> None:
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--model", str(tmp_path / "none.json")]) == 2
+    assert "model file not found" in capsys.readouterr().err
+    assert not out.exists()
+    out.mkdir()  # a folder the user made is left in place
+    assert main(["demo", "--out", str(out), "--model", str(tmp_path / "none.json")]) == 2
+    assert out.is_dir()
+
+
+def test_warnings_are_one_clean_line_each(tmp_path, capsys) -> None:
+    left = tmp_path / "left.csv"
+    left.write_text("record_id,forename,surname,dob,nhs_number\n"
+                    "1,Jade,Brown,2009-03-04,1234567890\n2,Tom,Hill,2008-07-12,1234567890\n")
+    assert main(["dedupe", str(left), "--out", str(tmp_path / "c.csv")]) == 0
+    err = capsys.readouterr().err
+    assert err, "expected a data quality warning"
+    for line in err.splitlines():
+        assert line.startswith("cselink: "), line
+        assert ".py" not in line and "Warning:" not in line and "cselink/" not in line
+
+
+def test_a_crash_names_the_missing_module_and_nothing_else(tmp_path, monkeypatch,
+                                                            capsys) -> None:
+    data = Path(__file__).resolve().parents[1] / "data" / "synthetic"
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as on a machine without it
+    code = main(["check", "--referrals", str(data / "referrals.csv"),
+                 "--source", f"police={data}/canonical/police.csv",
+                 "--out", str(tmp_path / "panel")])
+    err = capsys.readouterr().err
+    assert code == 1
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("cselink: unexpected ModuleNotFoundError (module 'pyarrow' is not")
+    assert "Traceback" not in err
+
+
+def test_a_duplicate_id_keeps_both_rows_and_outputs_name_the_row(tmp_path, capsys) -> None:
+    left, right = _tiny(tmp_path)
+    left.write_text(left.read_text() + "L1,Jade,Smith,2009-03-04,TA1 1AA\n")  # L1 again
+    out = tmp_path / "c.csv"
+    assert main(["dedupe", str(left), str(right), "--out", str(out)]) == 0
+    clusters = pd.read_csv(out, dtype=str)
+    assert sorted(clusters["record_id"]) == ["L1 (row 1)", "L1 (row 3)", "L2", "R1"]
+    assert not out.with_name("c.rejects.csv").exists()  # nothing rejected
+    err = capsys.readouterr().err
+    assert "rows share a record id" in err and "ids: L1" in err
+    links = tmp_path / "l.csv"
+    assert main(["link", str(left), str(right), "--out", str(links), "-q"]) == 0
+    found = pd.read_csv(links, dtype=str)
+    assert sorted(found["record_id_l"]) == ["L1 (row 1)", "L1 (row 3)"]  # both searched

@@ -39,7 +39,8 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in ("education", "health", "police"):
         shutil.copy(folder / "synth" / "canonical" / f"{name}.csv", out / f"{name}.csv")
     bad = pd.read_csv(out / "education.csv", dtype=str, keep_default_na=False).head(80)
-    bad.loc[1, "record_id"] = bad.loc[0, "record_id"]
+    bad.loc[1, "record_id"] = bad.loc[0, "record_id"]  # kept, as 'ID (row N)'
+    bad.loc[3, "record_id"] = ""  # rejected
     bad.loc[2, "dob"] = "not a date"
     bad.to_csv(out / "bad.csv", index=False)
     (out / "fast.toml").write_text("u_sample_pairs = 5000\n", encoding="utf-8")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import logging
 import os
 import stat
 from pathlib import Path
@@ -554,7 +555,7 @@ MESSY = (
 
 def test_messy_file_accounts_for_every_row(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
     path = write(tmp_path / "messy.csv", MESSY)
-    report = load(con, Source("messy", path))
+    report = load(con, Source("messy", path), on_duplicate="reject")
     src = report.source("messy")
     assert src.rows_read == 12
     assert (src.rows_used, src.rows_rejected) == (5, 7)
@@ -588,6 +589,21 @@ def test_messy_file_accounts_for_every_row(con: duckdb.DuckDBPyConnection, tmp_p
     for value in ("Ben", "Lee", "Cat", "Dup", "Fay", "Gus", "Hall"):
         assert value not in flat
     json.dumps(report.to_dict())  # the report is plain data
+
+
+def test_duplicate_ids_keep_every_row_under_a_key_naming_the_row(
+        con: duckdb.DuckDBPyConnection, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = write(tmp_path / "d.csv", "ID,SN\nA1,Lee\nA2,Ng\nA1,Lee\nA1,Moss\n")
+    m = mapping(columns={"record_id": "ID", "surname": "SN"})
+    with caplog.at_level(logging.WARNING, logger="cselink"):
+        report = load(con, Source("d", path, m))  # on_duplicate="keep", the default
+    assert [(r["record_id"], r["row_number"]) for r in records(con)] == [
+        ("A1 (row 1)", 1), ("A2", 2), ("A1 (row 3)", 3), ("A1 (row 4)", 4)]
+    assert rejects(con) == []
+    (warning,) = [w for w in report.warnings if w.column == "record_id"]
+    assert warning.count == 3 and warning.reason.endswith("(rows 1, 3, 4)")
+    assert warning.header == "ID"
+    assert any(r.getMessage().endswith("; ids: A1") for r in caplog.records)  # the log names it
 
 
 def test_duplicates_raise_when_asked(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:

@@ -138,7 +138,9 @@ def test_no_personal_values_in_logs_or_console(
     assert any("rejected" in m for m in messages)
     assert "cselink: DEBUG:" in captured.err  # the CLI's own handler wrote to stderr
     rejects = pd.read_csv(tmp_path / "clusters.rejects.csv", dtype=str)
-    assert set(rejects["reason"]) >= {"duplicate record_id", "missing record_id"}
+    assert set(rejects["reason"]) >= {"missing record_id"}
+    # A repeated id keeps both rows and is named (an id, not a personal value).
+    assert any("rows share a record id" in m for m in messages)
 
     values = personal_values(data["education"], data["health"], data["police"], data["bad"])
     assert len(values) > 500
@@ -284,7 +286,9 @@ def test_audit_records_files_and_counts_but_no_data(data: dict[str, Path], tmp_p
     rows = audit["rows"]
     bad = next(s for s in rows["sources"] if s["source"] == "bad")
     assert bad["read"] == 40 and bad["read"] == bad["used"] + bad["rejected"]
-    assert bad["rejected_by_reason"]["duplicate record_id"] == 1
+    assert "duplicate record_id" not in bad["rejected_by_reason"]  # both rows kept
+    (dup,) = [w for w in rows["warnings"] if w["source"] == "bad" and w["column"] == "record_id"]
+    assert dup["count"] == 2 and "(rows " in dup["reason"]  # rows, not ids, in the audit
     assert rows["read"] == rows["used"] + rows["rejected"]
     assert {w["column"] for w in rows["warnings"] if w["source"] == "bad"} >= {
         "dob", "sex", "nhs_number"}

@@ -9,6 +9,7 @@ import pytest
 from cselink.pipeline import Linker
 from cselink.profile import (
     MAX_TWINS_PROBABILITY,
+    MIN_PROFILE_RECORDS,
     WITH_HOUSEHOLDS,
     WITHOUT_HOUSEHOLDS,
     DataProfile,
@@ -28,21 +29,25 @@ def _person(i: int, forename: str, surname: str, dob: str, sex: str) -> dict[str
             "address": f"{i + 1} Mill Lane, Taunton", "postcode": f"TA{i % 9 + 1} 1AB"}
 
 
-def _families(with_siblings: bool, learned_households: int = 0) -> dict[str, pd.DataFrame]:
-    """Two agencies holding the same young people; with siblings at each address when
-    asked, and ``learned_households`` young people recorded as Zorvan in one agency and
-    Zorvanious in the other."""
+def _families(with_siblings: bool, learned_households: int = 0,
+              families: int = 300) -> dict[str, pd.DataFrame]:
+    """Two agencies holding the same young people, one family per address; with a brother
+    at each address when asked, and ``learned_households`` young people recorded as Zorvan
+    in one agency and Zorvanious in the other."""
     a, b = [], []
-    for i, surname in enumerate(SURNAMES):
-        kid = _person(i, FORENAMES[i], surname, f"2009-0{i % 9 + 1}-1{i % 9}", "F")
+    for i in range(families):
+        surname = f"{SURNAMES[i % len(SURNAMES)]}{'abcdefghijklmnopqrstuvwxyz'[i // 26 % 26]}"
+        kid = _person(i, FORENAMES[i % len(FORENAMES)], surname,
+                      f"2009-{i % 12 + 1:02d}-{i % 27 + 1:02d}", "F")
         a.append(kid)
         b.append(dict(kid))
         if with_siblings:
-            sib = _person(i, FORENAMES[-1 - i], surname, f"2012-0{i % 9 + 1}-2{i % 9}", "M")
+            sib = _person(i, FORENAMES[-1 - i % len(FORENAMES)], surname,
+                          f"2012-{i % 12 + 1:02d}-{i % 27 + 1:02d}", "M")
             a.append(sib)
             b.append(dict(sib))
     for j in range(learned_households):
-        kid = _person(100 + j, SHORT, f"Quarrington{'abcdefgh'[j]}", f"2010-0{j + 1}-05", "M")
+        kid = _person(1000 + j, SHORT, f"Quarrington{'abcdefgh'[j]}", f"2010-0{j + 1}-05", "M")
         a.append(kid)
         b.append({**kid, "forename": LONG})
     frames = {}
@@ -51,6 +56,12 @@ def _families(with_siblings: bool, learned_households: int = 0) -> dict[str, pd.
         frame.insert(0, "record_id", [f"{name[0]}{k}" for k in range(len(frame))])
         frames[name] = frame
     return frames
+
+
+def test_too_few_records_to_tell_are_taken_as_children_with_families() -> None:
+    with Linker(_families(with_siblings=False, families=50)) as linker:
+        assert linker.profile.records < MIN_PROFILE_RECORDS
+        assert linker.profile.households and linker.comparisons == WITH_HOUSEHOLDS
 
 
 def test_households_decide_location_and_the_guard() -> None:

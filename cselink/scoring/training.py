@@ -292,7 +292,7 @@ def _run_session(
                      max_iterations=settings.em.max_iterations, tolerance=settings.em.tolerance)
     if res.lam * counts.sum() < MIN_SESSION_MATCHES:
         # Too few matches among these pairs to say anything about m: leave it out.
-        log.warning("training session %s found about %.0f matches among %d pairs; skipped",
+        log.info("training session %s found about %.0f matches among %d pairs; skipped",
                     rule.name, res.lam * counts.sum(), int(counts.sum()))
         return None
     m = {c: res.m[i] for i, c in enumerate(comparisons) if c not in excluded}
