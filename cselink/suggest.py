@@ -352,7 +352,7 @@ def _suggest(
         col.guess, col.score = _guess_from_header(col.header)
     _guess_from_values(con, raw.table, usable)
     chosen = _choose(usable, out, rows)
-    if "referral" in _tokens(chosen["record_id"].header):
+    if "record_id" in chosen and "referral" in _tokens(chosen["record_id"].header):
         out.header_notes.append("The ids are referral ids: give this file to cselink check as "
                                 "--referrals FILE:MAPPING.toml.")
     _columns_table(out, chosen, rows)
@@ -546,6 +546,10 @@ def _choose(columns: Sequence[_Column], out: _Suggestion, rows: int) -> dict[str
                 f"check: {', '.join(_toml_str(c.header) for c in claims[1:])} also "
                 f"look{'s' if len(claims) == 2 else ''} like {canonical} (not mapped)",
             )
+    if "record_id" not in chosen and "referral_id" in chosen and "contact_id" not in chosen:
+        # A referral form: its referral id is the record id (a contacts file has both).
+        chosen["record_id"] = chosen.pop("referral_id")
+        chosen["record_id"].guess = "record_id"
     if "record_id" not in chosen and not {"referral_id", "contact_id"} <= chosen.keys():
         taken = {id(c) for c in chosen.values()}
         free = [c for c in columns if id(c) not in taken]
