@@ -1,7 +1,9 @@
 """End to end on the shipped multi-agency sample (native exports through their mappings).
 
-Floors are the figures measured when this test was written, less a margin: precision
-0.987, recall 0.986, 1 twin and 3 sibling false links (README, issue 2 note).
+Floors are the figures measured when this test was written, less a margin. The sample was
+remade by a generator that no longer shares the matcher's name tables (issue 12); measured
+then: precision 0.9884, recall 0.9947 (surname differs: 0.972), 11 twin and 3 sibling
+record pairs linked.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ def linked() -> tuple[set[tuple[str, str]], pd.DataFrame, pd.DataFrame]:
     with Linker([source_from_spec(s) for s in specs]) as linker:
         pairs = linker.predict(0.5)
         assert linker.ingest_report.rows_rejected == 0
+        pairs.attrs["known_twin"] = [f"{s}:{r}" for s, r in linker.con.execute(
+            "SELECT source, record_id FROM records WHERE known_twin").fetchall()]
     truth = pd.read_csv(DATA / "truth.csv", dtype=str, keep_default_na=False)
     truth["key"] = truth["source"] + ":" + truth["record_id"]
     found = {tuple(sorted(p)) for p in zip(pairs["source_l"] + ":" + pairs["record_id_l"],
@@ -60,17 +64,25 @@ def test_records_under_another_surname_are_linked(linked) -> None:
 
 
 def test_twins_and_siblings_are_not_linked(linked) -> None:
-    found, truth, _ = linked
+    """Twins of a family some agency shows to have twins (it holds both) are never linked;
+    the others are the pairs the data cannot tell from one child under another forename,
+    scored by the share the data shows to be one child (cselink.profile). Measured on this
+    sample: 11 twin record pairs linked (against 48 true pairs of one child recorded under
+    another forename that the guard no longer holds back), 3 sibling pairs."""
+    found, truth, linker_pairs = linked
     keys = truth.groupby("person_id")["key"].apply(list).to_dict()
     relations = pd.read_csv(DATA / "relations.csv", dtype=str)
-    for relation, limit in (("twin", 3), ("sibling", 10)):
+    known = set(linker_pairs.attrs["known_twin"])
+    for relation, limit in (("twin", 12), ("sibling", 10)):
         rel = relations[relations["relation"] == relation]
-        false_links = sum(
-            tuple(sorted((x, y))) in found
+        linked_pairs = [
+            tuple(sorted((x, y)))
             for a, b in zip(rel["person_id_a"], rel["person_id_b"], strict=True)
-            for x in keys.get(a, []) for y in keys.get(b, [])
-        )
-        assert false_links <= limit, relation
+            for x in keys.get(a, []) for y in keys.get(b, []) if tuple(sorted((x, y))) in found
+        ]
+        assert len(linked_pairs) <= limit, relation
+        if relation == "twin":
+            assert not [p for p in linked_pairs if p[0] in known or p[1] in known]
 
 
 def test_reasons_name_the_alias_or_former_surname_that_matched(linked) -> None:
