@@ -24,6 +24,7 @@ from cselink import Linker
 from cselink.blocking import key_hash, key_hash_sql
 from cselink.comparisons import COMPARISONS
 from cselink.config import BLOCKING_KEYS, BlockingRule, Settings
+from cselink.profile import WITHOUT_HOUSEHOLDS
 from cselink.quicksearch import (
     PairScorer,
     jaro_winkler,
@@ -67,12 +68,16 @@ EDGE_CASES = pd.DataFrame([
 ]).fillna("")
 
 
-@pytest.fixture(scope="module")
-def linked(folder: Path) -> Linker:
-    """Every agency (and the edge cases) linked at threshold 0, tables kept."""
+@pytest.fixture(scope="module", params=["profiled", "postcode_and_address_apart"])
+def linked(folder: Path, request: pytest.FixtureRequest) -> Linker:
+    """Every agency (and the edge cases) linked at threshold 0, tables kept: with the
+    comparisons the data profile chooses (one location) and with the other shape the
+    profile may choose (postcode and address apart), so every comparison of the library
+    is held to the SQL."""
     sources = {a: _canonical(folder, a) for a in AGENCIES}
     sources["edge"] = EDGE_CASES
-    linker = Linker(sources)
+    comparisons = WITHOUT_HOUSEHOLDS if request.param == "postcode_and_address_apart" else ()
+    linker = Linker(sources, settings=Settings(comparisons=comparisons))
     linker.predict(threshold=0.0)
     yield linker
     linker.close()
