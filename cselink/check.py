@@ -1177,9 +1177,7 @@ def _is_sample(folder: Path) -> bool:
 
 def find_demo_data() -> Path | None:
     """The shipped synthetic sample (``data/synthetic`` of the repository), if present."""
-    import cselink
-
-    folder = Path(cselink.__file__).resolve().parents[1] / "data" / "synthetic"
+    folder = Path(__file__).resolve().parents[1] / "data" / "synthetic"
     return folder if _is_sample(folder) else None
 
 

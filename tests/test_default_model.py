@@ -12,17 +12,13 @@ import cselink
 from cselink.config import Settings
 from cselink.profile import WITH_HOUSEHOLDS
 from cselink.scoring import Model
-from cselink.scoring.default_model import (
-    default_model_path,
-    load_default_model,
-    misfit,
-    train_default_model,
-)
+from cselink.scoring.build_default_model import train_default_model
+from cselink.scoring.default_model import default_model_path, load_default_model, misfit
 
 
 def test_the_shipped_model_fits_the_default_settings() -> None:
     """Fails when the comparisons change: regenerate the model with
-    ``python -m cselink.scoring.default_model`` (see the README)."""
+    ``python -m cselink.scoring.build_default_model`` (see the README)."""
     data = json.loads(default_model_path().read_text(encoding="utf-8"))
     comparisons = WITH_HOUSEHOLDS  # the shape of a population of children
     assert misfit(data, comparisons) is None

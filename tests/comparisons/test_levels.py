@@ -17,7 +17,10 @@ CASES = [
     ("forename", {"forename": "Kayleigh"}, {"forename": "Kaylee"}, "nickname_or_spelling"),
     ("forename", {"forename": "Robert"}, {"forename": "Robin"}, "different"),
     ("forename", {"forename": "Jonathon"}, {"forename": "Jonathan"}, "nickname_or_spelling"),
-    ("forename", {"forename": "Chantelle"}, {"forename": "Chantell"},
+    # A dropped last letter reads as a clipped spelling (cselink.comparisons.vectors
+    # short_form_sql); two letters changed inside the name is a near spelling.
+    ("forename", {"forename": "Chantelle"}, {"forename": "Chantell"}, "nickname_or_spelling"),
+    ("forename", {"forename": "Chantelle"}, {"forename": "Chantalle"},
      "jaro_winkler_at_least_0.92"),
     ("forename", {"forename": "J"}, {"forename": "Jade"}, "initial"),
     ("forename", {"forename": "Jade"}, {"forename": "Priya"}, "different"),
