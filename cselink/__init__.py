@@ -28,6 +28,7 @@ from .errors import (
     InputDataError,
     ModelNotFittedError,
     PairExplosionError,
+    ResourceLimitError,
     UsageError,
 )
 from .evaluation import PairMetrics, pair_metrics
@@ -52,6 +53,7 @@ __all__ = [
     "ModelNotFittedError",
     "PairExplosionError",
     "PairMetrics",
+    "ResourceLimitError",
     "Settings",
     "Source",
     "UsageError",

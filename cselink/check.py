@@ -67,6 +67,7 @@ import duckdb
 import pandas as pd
 
 from ._version import __version__
+from .blocking import RuleStats
 from .clustering import cluster_pairs
 from .comparisons import COMPARISONS
 from .config import Settings
@@ -169,6 +170,8 @@ class CheckOptions:
         la_lookup: postcode district -> local authority, for the cross-border list;
             without it the postcode area (the letters of the district) is compared.
         progress: show progress on the terminal (rich); never when stderr is not one.
+        memory_limit: DuckDB's memory limit for the agency records, e.g. ``"2GB"``
+            (default: :func:`cselink.resources.default_memory_limit`).
     """
 
     known_threshold: float = DEFAULT_KNOWN_THRESHOLD
@@ -179,6 +182,7 @@ class CheckOptions:
     database: str | Path | None = None
     la_lookup: Mapping[str, str] | None = None
     progress: bool = False
+    memory_limit: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("known_threshold", "possible_threshold"):
@@ -212,6 +216,9 @@ class CheckResult:
         comparisons: the comparisons scored, in weight-column order.
         timings: seconds per step.
         la_lookup_used: whether cross-border used a local-authority lookup.
+        records: the agency records linked with each other.
+        blocking: what each blocking rule contributed to that linking (none when a
+            persisted index's pairs were reused).
     """
 
     results: pd.DataFrame
@@ -223,6 +230,8 @@ class CheckResult:
     comparisons: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
     la_lookup_used: bool = False
+    records: int = 0
+    blocking: list[RuleStats] = field(default_factory=list)
 
     def status_table(self) -> pd.DataFrame:
         """One row per referral, one column per source: the best status."""
@@ -394,7 +403,8 @@ def _check_manifest(db: Path, stored: pd.DataFrame, wanted: pd.DataFrame) -> Non
 
 
 def _build_index(db: Path, sources: Sequence[Source], settings: Settings,
-                 model: Model | None, manifest: pd.DataFrame) -> None:
+                 model: Model | None, manifest: pd.DataFrame,
+                 memory_limit: str | None = None) -> None:
     """Ingest, standardise and train on the agency sources into a DuckDB file.
 
     The engine's persisted index (``Linker(database=...)``) plus ``check_manifest``.
@@ -404,7 +414,8 @@ def _build_index(db: Path, sources: Sequence[Source], settings: Settings,
     tmp = db.with_name(f".{db.name}.building")
     tmp.unlink(missing_ok=True)
     try:
-        with Linker(list(sources), settings=settings, model=model, database=tmp) as linker:
+        with Linker(list(sources), settings=settings, model=model, database=tmp,
+                    memory_limit=memory_limit) as linker:
             if linker.model is None:
                 linker.fit()
             linker.con.register("_check_manifest_df", manifest)
@@ -438,22 +449,23 @@ def _stored_manifest(db: Path) -> pd.DataFrame:
 
 
 def _agency_linker(sources: Sequence[Source], settings: Settings, model: Model | None,
-                   database: str | Path | None) -> Linker:
+                   database: str | Path | None, memory_limit: str | None = None) -> Linker:
     """A linker over the agency records: in memory, or a persisted index (built or reused).
 
     Raises:
         IndexStaleError: the index was built from other files, mappings or settings.
     """
     if database is None:
-        return Linker(list(sources), settings=settings, model=model)
+        return Linker(list(sources), settings=settings, model=model,
+                      memory_limit=memory_limit)
     db = Path(database)
     wanted = _manifest(sources)
     built = False
     if not db.exists():
-        _build_index(db, sources, settings, model, wanted)
+        _build_index(db, sources, settings, model, wanted, memory_limit)
         built = True
     _check_manifest(db, _stored_manifest(db), wanted)
-    linker = Linker.open(db)
+    linker = Linker.open(db, memory_limit=memory_limit)
     if linker.settings.hash() != settings.hash():
         linker.close()
         raise IndexStaleError("the index was built with other linkage settings; rebuild it",
@@ -1183,7 +1195,8 @@ def run_check(
             text = ("Opening the index of agency records" if options.database is not None
                     else "Reading and standardising the agency records")
             with steps.step("agencies", text):
-                linker = _agency_linker(agency, settings, model, options.database)
+                linker = _agency_linker(agency, settings, model, options.database,
+                                        options.memory_limit)
             try:
                 if linker.model is None:
                     with steps.step("train", "Training the model"):
@@ -1195,6 +1208,8 @@ def run_check(
                 _unify_records(linker, con)
                 rejects = linker.con.execute("SELECT * FROM rejects ORDER BY ALL").df()
                 comparisons = tuple(linker.comparisons)
+                records = int(linker.con.execute("SELECT count(*) FROM records").fetchall()[0][0])
+                blocking = list(linker.blocking_stats)
                 if linker.model is None:  # pragma: no cover - fitted above
                     raise RuntimeError("no model after training")
                 model_prior = float(linker.model.prior_weight)
@@ -1206,6 +1221,7 @@ def run_check(
                 result = _collect(con, pairs, [s.name for s in agency], comparisons,
                                   rejects, options)
         result.timings = {**engine_timings, **steps.timings}
+        result.records, result.blocking = records, blocking
     finally:
         con.close()
     log.info("checked %d referrals against %d sources: %s", len(result.referrals),
