@@ -151,25 +151,29 @@ class Linker:
         self.con.execute("SET enable_progress_bar = false")
         self.limits: Limits = limit_connection(self.con, self, memory_limit=memory_limit,
                                                temp_directory=temp_directory)
-        self.timings: dict[str, float] = {}
-        self.sources = as_sources(sources)
-        self._model = Model.load(model) if isinstance(model, str | Path) else model
-        self._stage = 0
-        self.blocking_stats: list[RuleStats] = []
-        if self.settings.link_type == "link" and len(self.sources) < 2:
-            raise UsageError("link needs at least two sources; use dedupe for one")
-        with self._timed("ingest"):
-            self.ingest_report: IngestReport = load_sources(self.con, self.sources)
-        with self._timed("standardise"):
-            standardise(self.con)
-            register_name_alts(self.con)
-            self.con.execute(block_keys_sql())
-            for stmt in tf_tables_sql():
-                self.con.execute(stmt)
-        with self._timed("profile"):
-            self.profile: DataProfile = profile_data(
-                self.con, twins_guard=self.settings.twins_probability is not None)
-        self._save_meta()
+        try:
+            self.timings: dict[str, float] = {}
+            self.sources = as_sources(sources)
+            self._model = Model.load(model) if isinstance(model, str | Path) else model
+            self._stage = 0
+            self.blocking_stats: list[RuleStats] = []
+            if self.settings.link_type == "link" and len(self.sources) < 2:
+                raise UsageError("link needs at least two sources; use dedupe for one")
+            with self._timed("ingest"):
+                self.ingest_report: IngestReport = load_sources(self.con, self.sources)
+            with self._timed("standardise"):
+                standardise(self.con)
+                register_name_alts(self.con)
+                self.con.execute(block_keys_sql())
+                for stmt in tf_tables_sql():
+                    self.con.execute(stmt)
+            with self._timed("profile"):
+                self.profile: DataProfile = profile_data(
+                    self.con, twins_guard=self.settings.twins_probability is not None)
+            self._save_meta()
+        except BaseException:
+            self.close()  # no connection or spill folder left behind a failed start
+            raise
 
     @classmethod
     def open(cls, database: str | Path, *, read_only: bool = False,
@@ -195,6 +199,8 @@ class Linker:
                                            temp_directory=temp_directory)
             meta = dict(self.con.execute("SELECT key, value FROM cselink_meta").fetchall())
         except duckdb.Error:
+            if hasattr(self, "limits"):
+                self.close()
             raise UsageError("not a cselink index (no cselink_meta table)",
                              file=str(path)) from None
         self.settings = Settings.from_dict(json.loads(meta["settings"]), file=str(path))
