@@ -21,7 +21,7 @@ import tempfile
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import duckdb
 
@@ -104,7 +104,7 @@ class Limits:
     memory_limit: str
     temp_directory: Path
     private: bool
-    _cleanup: weakref.finalize | None = field(default=None, repr=False)
+    _cleanup: weakref.finalize[Any, Any] | None = field(default=None, repr=False)
 
     def release(self) -> None:
         """Remove the private spill folder (after the connection is closed)."""
