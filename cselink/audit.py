@@ -24,8 +24,9 @@ seeing any record. It holds:
     grows with the data.
 ``run``
     the UTC start time, the timings of the stages, the memory limit DuckDB ran under
-    and the process's peak resident memory: the only part that differs between two
-    runs of the same command on the same files (see :func:`stable_part`).
+    and the process's peak resident memory (at the end, and after each stage: the
+    stage where it rises set it): the only part that differs between two runs of the
+    same command on the same files (see :func:`stable_part`).
 
 Nothing in it is a value from a record: no names, dates of birth, addresses,
 postcodes, NHS numbers or record ids.
@@ -81,6 +82,7 @@ def build_audit(
     records: int | None = None,
     blocking: Sequence[RuleStats] = (),
     memory_limit: str | None = None,
+    peak_rss: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """Build the audit record of one run (see the module docstring for its keys).
 
@@ -97,6 +99,8 @@ def build_audit(
         blocking: what each blocking rule contributed (``Linker.blocking_stats``); none
             when the run did not block.
         memory_limit: DuckDB's memory limit in force (``Linker.limits.memory_limit``).
+        peak_rss: the process's peak memory in bytes after each stage
+            (``Linker.peak_rss``).
 
     Returns:
         A JSON-ready dict. Everything but ``audit[RUN_KEY]`` is the same for the
@@ -126,6 +130,7 @@ def build_audit(
             "memory_limit": memory_limit,
             # Measured when the audit is built, at the end of the run: the run's peak.
             "peak_rss_bytes": peak_rss_bytes(),
+            "peak_rss_after_stage_bytes": {str(k): int(v) for k, v in (peak_rss or {}).items()},
         },
     }
     return audit

@@ -80,6 +80,7 @@ def _write_audit(args: argparse.Namespace, out: Path, sources: Sequence[object],
         records=linker.ingest_report.rows_used,  # type: ignore[attr-defined]
         blocking=linker.blocking_stats,  # type: ignore[attr-defined]
         memory_limit=linker.limits.memory_limit,  # type: ignore[attr-defined]
+        peak_rss=linker.peak_rss,  # type: ignore[attr-defined]
     )
     write_audit(out.with_name(out.stem + ".audit.json"), audit)
 

@@ -46,7 +46,7 @@ from .lookup import (
 )
 from .profile import DataProfile, estimate_twins_probability, profile_data
 from .quicksearch import search_index, standardise_rows, term_frequency_constants
-from .resources import Limits, limit_connection
+from .resources import Limits, limit_connection, peak_rss_bytes
 from .scoring import Model
 from .scoring.fellegi_sunter import scores_sql, tf_tables_sql
 from .scoring.training import train_supervised, train_unsupervised
@@ -153,6 +153,7 @@ class Linker:
                                                temp_directory=temp_directory)
         try:
             self.timings: dict[str, float] = {}
+            self.peak_rss: dict[str, int] = {}
             self.sources = as_sources(sources)
             self._model = Model.load(model) if isinstance(model, str | Path) else model
             self._stage = 0
@@ -213,6 +214,7 @@ class Linker:
                         else profile_data(self.con, twins_guard=(
                             self.settings.twins_probability is not None)))
         self.timings = {}
+        self.peak_rss = {}
         self.blocking_stats = []
         self.ingest_report = IngestReport()
         self._stage = 0
@@ -301,7 +303,9 @@ class Linker:
 
     @contextmanager
     def _timed(self, stage: str) -> Any:
-        """Time the block as ``stage``; a block that runs out of memory names its stage."""
+        """Time the block as ``stage`` and note the process's peak memory after it (in
+        :attr:`peak_rss`: where it rises is the stage that set it); a block that runs out
+        of memory names its stage."""
         start = time.perf_counter()
         try:
             yield
@@ -312,6 +316,7 @@ class Linker:
                 f"{self.limits.memory_limit}: raise it with --memory-limit (memory_limit= "
                 "in the API), or link fewer records at once", stage=stage) from None
         self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
+        self.peak_rss[stage] = peak_rss_bytes()
         log.info("%s took %.2fs", stage, self.timings[stage])
 
     @property

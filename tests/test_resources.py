@@ -143,6 +143,11 @@ def test_the_dedupe_audit_has_pairs_per_rule_timings_and_peak_memory(population,
     # The process has at least loaded pandas and DuckDB; far below the 4 GB budget here.
     assert isinstance(run["peak_rss_bytes"], int)
     assert 50 * 2**20 < run["peak_rss_bytes"] < 4 * 2**30
+    # The peak after each stage, in the order the stages ran: it can only rise.
+    after = run["peak_rss_after_stage_bytes"]
+    assert list(after) == list(run["timings_seconds"])
+    assert list(after.values()) == sorted(after.values())
+    assert 0 < max(after.values()) <= run["peak_rss_bytes"]
 
 
 def test_the_check_audit_has_pairs_per_rule_and_peak_memory(tmp_path) -> None:
