@@ -313,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     def memory_option(p: argparse.ArgumentParser) -> None:
         p.add_argument("--memory-limit", metavar="SIZE", default=None,
                        help="DuckDB memory limit, e.g. 2GB; above it work spills to a "
-                            "private temporary folder (default: 3GiB, or half the "
+                            "private temporary folder (default: 2.5GiB, or half the "
                             "machine's memory if less)")
 
     def model_options(p: argparse.ArgumentParser) -> None:

@@ -107,8 +107,8 @@ class Linker:
         model: a trained model (or the path of a model JSON) to score with; without one,
             :meth:`fit` trains by EM when first needed.
         database: ``":memory:"`` (default) or a DuckDB file to keep the tables in.
-        memory_limit: DuckDB's memory limit, e.g. ``"2GB"`` (default: 3 GiB, or half the
-            machine's memory if less; see :mod:`cselink.resources`). Above it, joins and
+        memory_limit: DuckDB's memory limit, e.g. ``"2GB"`` (default: 2.5 GiB, or half
+            the machine's memory if less; see :mod:`cselink.resources`). Above it, joins and
             aggregations spill to ``temp_directory``; a stage that still does not fit
             raises :class:`~cselink.errors.ResourceLimitError` naming the stage.
         temp_directory: where DuckDB spills (default: a private folder, mode 0700, in the

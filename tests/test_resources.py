@@ -41,10 +41,11 @@ def _spill_folders() -> set[str]:
     return {p.name for p in Path(tempfile.gettempdir()).glob(SPILL_PREFIX + "*")}
 
 
-def test_default_limit_is_3gib_or_half_a_small_machine() -> None:
-    assert default_memory_limit(64 * 2**30) == "3072MiB"
+def test_default_limit_is_2_5gib_or_half_a_small_machine() -> None:
+    assert default_memory_limit(64 * 2**30) == "2560MiB"
     assert default_memory_limit(4 * 2**30) == "2048MiB"
-    assert default_memory_limit(6 * 2**30) == "3072MiB"
+    assert default_memory_limit(8 * 2**30) == "2560MiB"
+    assert default_memory_limit(2**30) == "512MiB"
 
 
 def test_a_linker_is_bounded_by_default_and_spills_to_a_private_folder() -> None:
