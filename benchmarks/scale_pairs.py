@@ -1,8 +1,9 @@
 """Candidate pairs per record, per blocking rule, and their growth with size (issue 15).
 
 Reads the audit files of ``cselink dedupe`` runs (``OUT.audit.json``: pair counts per
-rule, stage timings, peak resident memory) and prints one Markdown section: per run
-the records, candidate pairs, pairs per record, wall time and peak memory; per rule
+rule, stage timings, peak resident memory) and prints Markdown tables: per run the
+records, candidate pairs, pairs per record, wall time, peak memory and the peak after
+each stage; per rule
 the pairs per record at each size and the growth exponent ``b`` in
 ``pairs ~ records ** b`` between the smallest and the largest run (1 is linear: pairs
 per record constant; 2 is a rule whose blocks grow with the data).
@@ -99,6 +100,17 @@ def markdown(runs: Sequence[Run]) -> str:
         "candidate_pairs"], first.records, last.records)
     lines.append("| **all (distinct pairs)** | " + " | ".join(
         f"{r.audit['pairs']['pairs_per_record']:.3f}" for r in runs) + f" | {total} |")
+    staged = [r for r in runs if r.audit["run"].get("peak_rss_after_stage_bytes")]
+    if staged:
+        stages = list(staged[-1].audit["run"]["peak_rss_after_stage_bytes"])
+        lines += ["", "Peak resident memory of the process after each stage (MiB): the stage "
+                  "where it rises set the peak.", "",
+                  "| run | memory limit | " + " | ".join(stages) + " |",
+                  "|---|---|" + "---:|" * len(stages)]
+        for r in staged:
+            after = r.audit["run"]["peak_rss_after_stage_bytes"]
+            lines.append(f"| {r.label} | {r.audit['run']['memory_limit']} | " + " | ".join(
+                f"{after[k] / 2**20:,.0f}" if k in after else "-" for k in stages) + " |")
     return "\n".join(lines) + "\n"
 
 
