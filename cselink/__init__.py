@@ -29,6 +29,7 @@ from .errors import (
     InputDataError,
     ModelNotFittedError,
     PairExplosionError,
+    ResourceLimitError,
     UsageError,
 )
 from .evaluation import PairMetrics, pair_metrics
@@ -55,6 +56,7 @@ __all__ = [
     "ModelNotFittedError",
     "PairExplosionError",
     "PairMetrics",
+    "ResourceLimitError",
     "Settings",
     "Source",
     "UsageError",

@@ -18,9 +18,15 @@ seeing any record. It holds:
 ``model``, ``thresholds``
     the scoring model's method, prior, settings hash and training summary; the
     thresholds used.
+``pairs``
+    the records blocked, the candidate pairs and pairs per record, overall and per
+    blocking rule (estimated, found, found first, skipped as too broad): how the work
+    grows with the data.
 ``run``
-    the UTC start time and the timings of the stages: the only part that differs
-    between two runs of the same command on the same files (see :func:`stable_part`).
+    the UTC start time, the timings of the stages, the memory limit DuckDB ran under
+    and the process's peak resident memory (at the end, and after each stage: the
+    stage where it rises set it): the only part that differs between two runs of the
+    same command on the same files (see :func:`stable_part`).
 
 Nothing in it is a value from a record: no names, dates of birth, addresses,
 postcodes, NHS numbers or record ids.
@@ -36,9 +42,11 @@ from pathlib import Path
 from typing import Any, Final
 
 from cselink._version import __version__
+from cselink.blocking import RuleStats
 from cselink.errors import UsageError
 from cselink.ingest import IngestReport, Source
 from cselink.io import sha256_file, write_json_atomic
+from cselink.resources import peak_rss_bytes
 from cselink.scoring import Model
 
 __all__ = [
@@ -71,6 +79,10 @@ def build_audit(
     thresholds: Mapping[str, float],
     timings: Mapping[str, float],
     started: dt.datetime | None = None,
+    records: int | None = None,
+    blocking: Sequence[RuleStats] = (),
+    memory_limit: str | None = None,
+    peak_rss: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """Build the audit record of one run (see the module docstring for its keys).
 
@@ -83,6 +95,12 @@ def build_audit(
         thresholds: the thresholds in force, by name.
         timings: seconds per stage.
         started: when the run started (default: now), kept under :data:`RUN_KEY`.
+        records: the records blocked (for pairs per record).
+        blocking: what each blocking rule contributed (``Linker.blocking_stats``); none
+            when the run did not block.
+        memory_limit: DuckDB's memory limit in force (``Linker.limits.memory_limit``).
+        peak_rss: the process's peak memory in bytes after each stage
+            (``Linker.peak_rss``).
 
     Returns:
         A JSON-ready dict. Everything but ``audit[RUN_KEY]`` is the same for the
@@ -105,9 +123,14 @@ def build_audit(
         "rows": _rows(ingest) if ingest is not None else None,
         "model": _model(model) if model is not None else None,
         "thresholds": {str(k): _number(k, v) for k, v in thresholds.items()},
+        "pairs": _pairs(blocking, records) if blocking and records is not None else None,
         RUN_KEY: {
             "started_utc": start.astimezone(dt.UTC).isoformat(timespec="seconds"),
             "timings_seconds": {str(k): round(_number(k, v), 3) for k, v in timings.items()},
+            "memory_limit": memory_limit,
+            # Measured when the audit is built, at the end of the run: the run's peak.
+            "peak_rss_bytes": peak_rss_bytes(),
+            "peak_rss_after_stage_bytes": {str(k): int(v) for k, v in (peak_rss or {}).items()},
         },
     }
     return audit
@@ -234,6 +257,31 @@ def _rows(report: IngestReport) -> dict[str, Any]:
                 "formats_used": list(d.formats_used),
             }
             for d in report.date_orders
+        ],
+    }
+
+
+def _pairs(blocking: Sequence[RuleStats], records: int) -> dict[str, Any]:
+    """Candidate pairs overall and per rule, as counts and per record."""
+    def per_record(n: int) -> float:
+        return round(n / records, 4) if records else 0.0
+
+    # Each pair is counted once, under the first rule that found it.
+    total = sum(s.new_pairs for s in blocking)
+    return {
+        "records": records,
+        "candidate_pairs": total,
+        "pairs_per_record": per_record(total),
+        "rules": [
+            {
+                "rule": s.rule,
+                "estimated_pairs": s.estimated_pairs,
+                "pairs": s.pairs,
+                "new_pairs": s.new_pairs,
+                "pairs_per_record": per_record(s.pairs),
+                "skipped": s.skipped,
+            }
+            for s in blocking
         ],
     }
 

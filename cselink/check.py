@@ -259,7 +259,8 @@ def _check_manifest(db: Path, stored: pd.DataFrame, wanted: pd.DataFrame) -> Non
 
 
 def _build_index(db: Path, sources: Sequence[Source], settings: Settings,
-                 model: Model | None, manifest: pd.DataFrame) -> None:
+                 model: Model | None, manifest: pd.DataFrame,
+                 memory_limit: str | None = None) -> None:
     """Ingest, standardise and train on the agency sources into a DuckDB file.
 
     The engine's persisted index (``Linker(database=...)``) plus ``check_manifest``.
@@ -269,7 +270,8 @@ def _build_index(db: Path, sources: Sequence[Source], settings: Settings,
     tmp = db.with_name(f".{db.name}.building")
     tmp.unlink(missing_ok=True)
     try:
-        with Linker(list(sources), settings=settings, model=model, database=tmp) as linker:
+        with Linker(list(sources), settings=settings, model=model, database=tmp,
+                    memory_limit=memory_limit) as linker:
             if linker.model is None:
                 linker.fit()
             linker.con.register("_check_manifest_df", manifest)
@@ -303,22 +305,23 @@ def _stored_manifest(db: Path) -> pd.DataFrame:
 
 
 def _agency_linker(sources: Sequence[Source], settings: Settings, model: Model | None,
-                   database: str | Path | None) -> Linker:
+                   database: str | Path | None, memory_limit: str | None = None) -> Linker:
     """A linker over the agency records: in memory, or a persisted index (built or reused).
 
     Raises:
         IndexStaleError: the index was built from other files, mappings or settings.
     """
     if database is None:
-        return Linker(list(sources), settings=settings, model=model)
+        return Linker(list(sources), settings=settings, model=model,
+                      memory_limit=memory_limit)
     db = Path(database)
     wanted = _manifest(sources)
     built = False
     if not db.exists():
-        _build_index(db, sources, settings, model, wanted)
+        _build_index(db, sources, settings, model, wanted, memory_limit)
         built = True
     _check_manifest(db, _stored_manifest(db), wanted)
-    linker = Linker.open(db)
+    linker = Linker.open(db, memory_limit=memory_limit)
     if linker.settings.hash() != settings.hash():
         linker.close()
         raise IndexStaleError("the index was built with other linkage settings; rebuild it",
@@ -958,7 +961,8 @@ def run_check(
             text = ("Opening the index of agency records" if options.database is not None
                     else "Reading and standardising the agency records")
             with steps.step("agencies", text):
-                linker = _agency_linker(agency, settings, model, options.database)
+                linker = _agency_linker(agency, settings, model, options.database,
+                                        options.memory_limit)
             try:
                 if linker.model is None:
                     with steps.step("train", "Training the model"):
@@ -973,6 +977,8 @@ def run_check(
                 _unify_records(linker, con)
                 rejects = linker.con.execute("SELECT * FROM rejects ORDER BY ALL").df()
                 comparisons = tuple(linker.comparisons)
+                records = int(linker.con.execute("SELECT count(*) FROM records").fetchall()[0][0])
+                blocking = list(linker.blocking_stats)
                 if linker.model is None:  # pragma: no cover - fitted above
                     raise RuntimeError("no model after training")
                 model_prior = float(linker.model.prior_weight)
@@ -991,6 +997,7 @@ def run_check(
                         possible_threshold=options.possible_threshold,
                         panel_date=options.date, la_lookup=options.la_lookup)
         result.timings = {**engine_timings, **steps.timings}
+        result.records, result.blocking = records, blocking
     finally:
         con.close()
     log.info("checked %d referrals against %d sources: %s", len(result.referrals),

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 import pandas as pd
 
 from ._version import __version__
+from .blocking import RuleStats
 from .config import Settings
 from .errors import UsageError
 from .scoring import Model
@@ -75,6 +76,8 @@ class CheckOptions:
         la_lookup: postcode district -> local authority, for the cross-border list;
             without it the postcode area (the letters of the district) is compared.
         progress: show progress on the terminal (rich); never when stderr is not one.
+        memory_limit: DuckDB's memory limit for the agency records, e.g. ``"2GB"``
+            (default: :func:`cselink.resources.default_memory_limit`).
     """
 
     known_threshold: float = DEFAULT_KNOWN_THRESHOLD
@@ -85,6 +88,7 @@ class CheckOptions:
     database: str | Path | None = None
     la_lookup: Mapping[str, str] | None = None
     progress: bool = False
+    memory_limit: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("known_threshold", "possible_threshold"):
@@ -118,6 +122,9 @@ class CheckResult:
         comparisons: the comparisons scored, in weight-column order.
         timings: seconds per step.
         la_lookup_used: whether cross-border used a local-authority lookup.
+        records: the agency records linked with each other.
+        blocking: what each blocking rule contributed to that linking (none when a
+            persisted index's pairs were reused).
     """
 
     results: pd.DataFrame
@@ -129,6 +136,8 @@ class CheckResult:
     comparisons: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
     la_lookup_used: bool = False
+    records: int = 0
+    blocking: list[RuleStats] = field(default_factory=list)
     #: The contacts named on the referrals, when given (:mod:`cselink.contacts`).
     contacts: ContactsResult | None = None
 

@@ -162,6 +162,10 @@ def _write_audit(args: argparse.Namespace, out: Path, sources: Sequence[object],
         ingest=linker.ingest_report, model=linker.model,  # type: ignore[attr-defined]
         thresholds={"threshold": settings.threshold if threshold is None else threshold},
         timings=linker.timings, started=args.started,  # type: ignore[attr-defined]
+        records=linker.ingest_report.rows_used,  # type: ignore[attr-defined]
+        blocking=linker.blocking_stats,  # type: ignore[attr-defined]
+        memory_limit=linker.limits.memory_limit,  # type: ignore[attr-defined]
+        peak_rss=linker.peak_rss,  # type: ignore[attr-defined]
     )
     write_audit(out.with_name(out.stem + ".audit.json"), audit)
 
@@ -310,6 +314,7 @@ def _check_options(args: argparse.Namespace) -> object:
         database=getattr(args, "db", None),
         la_lookup=load_la_lookup(args.la_lookup) if args.la_lookup else None,
         progress=not args.quiet,
+        memory_limit=args.memory_limit,
     )
 
 
@@ -338,6 +343,7 @@ def _write_check_audit(args: argparse.Namespace, out_dir: Path, sources: Sequenc
                        result: object, options: object) -> None:
     """``DIR/audit.json``: what the check read (names, sizes, hashes), counts and timings."""
     from .audit import audit_inputs, build_audit, contacts_audit, contacts_audit_inputs, write_audit
+    from .resources import default_memory_limit
 
     audit = build_audit(
         command=args.command, argv=args.argv,
@@ -349,6 +355,8 @@ def _write_check_audit(args: argparse.Namespace, out_dir: Path, sources: Sequenc
                     "possible": options.possible_threshold},  # type: ignore[attr-defined]
         timings=result.timings,  # type: ignore[attr-defined]
         started=args.started,
+        records=result.records, blocking=result.blocking,  # type: ignore[attr-defined]
+        memory_limit=options.memory_limit or default_memory_limit(),  # type: ignore[attr-defined]
     )
     audit["rejected_rows"] = dict(result.rejected_rows)  # type: ignore[attr-defined]
     if result.contacts is not None:  # type: ignore[attr-defined]
@@ -419,6 +427,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="show tracebacks and debug logs")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
+    def memory_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--memory-limit", metavar="SIZE", default=None,
+                       help="DuckDB memory limit, e.g. 2GB; above it work spills to a "
+                            "private temporary folder (default: 2.5GiB, or half the "
+                            "machine's memory if less)")
+
     def model_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--threshold", type=_probability, default=None,
                        help="match probability to accept a link (default 0.5; 0 writes "
@@ -431,9 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--no-twins-guard", action="store_true",
                        help="do not hold back pairs that look like twins (for data known to "
                             "have no twins, such as FEBRL)")
-        p.add_argument("--memory-limit", metavar="SIZE", default=None,
-                       help="DuckDB memory limit, e.g. 2GB; above it work spills to disk "
-                            "(default: 80%% of RAM)")
+        memory_option(p)
 
     p = sub.add_parser("link", parents=[common], help="link two files",
                        description="Link two canonical files (CSV or Parquet, or "
@@ -509,6 +521,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--settings", metavar="TOML", help="linkage settings file")
         p.add_argument("--model", metavar="JSON", help="score with this trained model "
                        "instead of training")
+        memory_option(p)
 
     p = sub.add_parser("check", parents=[common], help="the pre-panel check",
                        description="For each referral and agency: is this young person known "

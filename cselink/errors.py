@@ -13,7 +13,8 @@ Hierarchy::
     ├── InputDataError        unreadable input, missing/ill-typed columns, duplicate ids
     ├── PairExplosionError    a blocking rule would produce more than max_pairs pairs
     ├── ModelNotFittedError   scoring asked of a model that has no parameters yet
-    └── IndexStaleError       a persisted index built from other source files
+    ├── IndexStaleError       a persisted index built from other source files
+    └── ResourceLimitError    a stage ran out of memory under the memory limit (.stage)
 
     ConvergenceWarning(UserWarning)   EM stopped before it converged
     DataQualityWarning(UserWarning)   a value was unusable and treated as missing
@@ -104,6 +105,20 @@ class ModelNotFittedError(CselinkError):
 
 class IndexStaleError(CselinkError):
     """A persisted index was built from different source files."""
+
+
+class ResourceLimitError(CselinkError):
+    """A stage of the run did not fit in the memory limit.
+
+    Args:
+        message: what ran out, and the setting to change.
+        stage: the pipeline stage that stopped (``ingest``, ``standardise``, ``profile``,
+            ``blocking``, ``compare``, ``train``, ``score``, ``cluster``, ``explain``, ...).
+    """
+
+    def __init__(self, message: str, *, stage: str) -> None:
+        self.stage = stage
+        super().__init__(message)
 
 
 class ConvergenceWarning(UserWarning):

@@ -796,6 +796,8 @@ def read_csv_raw(
         )
         try:
             con.execute(sql)
+        except duckdb.OutOfMemoryException:
+            raise  # not the file's fault: the ingest stage reports it (ResourceLimitError)
         except duckdb.Error as exc:
             said, line = duckdb_error_message(exc)
             raise InputDataError(
@@ -918,6 +920,8 @@ def read_parquet_raw(con: duckdb.DuckDBPyConnection, path: Path) -> RawSource:
             f"(file_row_number + 1)::BIGINT AS {ROW_COLUMN}"
             f"{', ' + select if select else ''} FROM {src} ORDER BY file_row_number"
         )
+    except duckdb.OutOfMemoryException:
+        raise  # not the file's fault: the ingest stage reports it (ResourceLimitError)
     except duckdb.Error as exc:
         said, _ = duckdb_error_message(exc)
         raise InputDataError(f"not a readable Parquet file ({said})", file=str(path)) from None

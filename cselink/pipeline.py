@@ -34,7 +34,7 @@ from .blocking import (
 from .comparisons import COMPARISONS
 from .comparisons.vectors import comparison_sqls
 from .config import Settings
-from .errors import UsageError
+from .errors import ResourceLimitError, UsageError
 from .explain import REASON_NAME_COLUMNS, evidence_sql, reasons_sql, reasons_text
 from .ingest import IngestReport, Source, load_sources
 from .lookup import (
@@ -47,6 +47,7 @@ from .lookup import (
 )
 from .profile import DataProfile, estimate_twins_probability, profile_data
 from .quicksearch import search_index, standardise_rows, term_frequency_constants
+from .resources import Limits, limit_connection, peak_rss_bytes
 from .schema import GAMMAS_TABLE, PAIRS_TABLE, RECORDS_TABLE, SCORES_TABLE, VARIANTS_TABLE
 from .scoring import Model
 from .scoring.fellegi_sunter import scores_sql, tf_tables_sql
@@ -108,11 +109,13 @@ class Linker:
         model: a trained model (or the path of a model JSON) to score with; without one,
             :meth:`fit` trains by EM when first needed.
         database: ``":memory:"`` (default) or a DuckDB file to keep the tables in.
-        memory_limit: DuckDB's memory limit, e.g. ``"2GB"`` (default: DuckDB's, 80% of
-            RAM). Above it, joins and aggregations spill to ``temp_directory``.
-        temp_directory: where DuckDB spills (default: DuckDB's, beside the database or
-            ``.tmp`` for an in-memory one). Spilled pages hold personal data: keep it on an
-            encrypted disk the data may live on.
+        memory_limit: DuckDB's memory limit, e.g. ``"2GB"`` (default: 2.5 GiB, or half
+            the machine's memory if less; see :mod:`cselink.resources`). Above it, joins and
+            aggregations spill to ``temp_directory``; a stage that still does not fit
+            raises :class:`~cselink.errors.ResourceLimitError` naming the stage.
+        temp_directory: where DuckDB spills (default: a private folder, mode 0700, in the
+            system temporary folder, removed by :meth:`close`). Spilled pages hold
+            personal data: keep it on an encrypted disk the data may live on.
 
     Examples:
         >>> import pandas as pd, cselink
@@ -148,40 +151,43 @@ class Linker:
         self._persistent = str(database) != ":memory:"
         self.con = duckdb.connect(str(database))
         self.con.execute("SET enable_progress_bar = false")
+        self.limits: Limits = limit_connection(self.con, self, memory_limit=memory_limit,
+                                               temp_directory=temp_directory)
         try:
-            if memory_limit is not None:
-                self.con.execute("SET memory_limit = ?", [str(memory_limit)])
-            if temp_directory is not None:
-                self.con.execute("SET temp_directory = ?", [str(temp_directory)])
-        except duckdb.Error as exc:
-            raise UsageError(f"bad memory_limit or temp_directory: {exc}") from None
-        self.timings: dict[str, float] = {}
-        self.sources = as_sources(sources)
-        self._model = Model.load(model) if isinstance(model, str | Path) else model
-        self._stage = 0
-        self.blocking_stats: list[RuleStats] = []
-        if self.settings.link_type == "link" and len(self.sources) < 2:
-            raise UsageError("link needs at least two sources; use dedupe for one")
-        with self._timed("ingest"):
-            self.ingest_report: IngestReport = load_sources(self.con, self.sources)
-        with self._timed("standardise"):
-            standardise(self.con)
-            register_name_alts(self.con)
-            self.con.execute(block_keys_sql())
-            for stmt in tf_tables_sql():
-                self.con.execute(stmt)
-        with self._timed("profile"):
-            self.profile: DataProfile = profile_data(
-                self.con, twins_guard=self.settings.twins_probability is not None,
-                seed=self.settings.seed)
-        self._save_meta()
+            self.timings: dict[str, float] = {}
+            self.peak_rss: dict[str, int] = {}
+            self.sources = as_sources(sources)
+            self._model = Model.load(model) if isinstance(model, str | Path) else model
+            self._stage = 0
+            self.blocking_stats: list[RuleStats] = []
+            if self.settings.link_type == "link" and len(self.sources) < 2:
+                raise UsageError("link needs at least two sources; use dedupe for one")
+            with self._timed("ingest"):
+                self.ingest_report: IngestReport = load_sources(self.con, self.sources)
+            with self._timed("standardise"):
+                standardise(self.con)
+                register_name_alts(self.con)
+                self.con.execute(block_keys_sql())
+                for stmt in tf_tables_sql():
+                    self.con.execute(stmt)
+            with self._timed("profile"):
+                self.profile: DataProfile = profile_data(
+                    self.con, twins_guard=self.settings.twins_probability is not None,
+                    seed=self.settings.seed)
+            self._save_meta()
+        except BaseException:
+            self.close()  # no connection or spill folder left behind a failed start
+            raise
 
     @classmethod
-    def open(cls, database: str | Path, *, read_only: bool = False) -> Linker:
+    def open(cls, database: str | Path, *, read_only: bool = False,
+             memory_limit: str | None = None,
+             temp_directory: str | Path | None = None) -> Linker:
         """Reopen an index built with ``Linker(sources, database=...)``: no ingest again.
 
         :meth:`search` works on a read-only index once a writable search has built its
         look-up tables (``benchmarks.cselink_runner.build_index`` does so).
+        ``memory_limit`` and ``temp_directory`` are as for :class:`Linker`.
 
         Raises:
             UsageError: the file is missing or is not a cselink index.
@@ -193,8 +199,12 @@ class Linker:
         try:
             self.con = duckdb.connect(str(path), read_only=read_only)
             self.con.execute("SET enable_progress_bar = false")
+            self.limits = limit_connection(self.con, self, memory_limit=memory_limit,
+                                           temp_directory=temp_directory)
             meta = dict(self.con.execute("SELECT key, value FROM cselink_meta").fetchall())
         except duckdb.Error:
+            if hasattr(self, "limits"):
+                self.close()
             raise UsageError("not a cselink index (no cselink_meta table)",
                              file=str(path)) from None
         self.settings = Settings.from_dict(json.loads(meta["settings"]), file=str(path))
@@ -207,6 +217,7 @@ class Linker:
                         else profile_data(self.con, twins_guard=(
                             self.settings.twins_probability is not None)))
         self.timings = {}
+        self.peak_rss = {}
         self.blocking_stats = []
         self.ingest_report = IngestReport()
         self._stage = 0
@@ -295,10 +306,21 @@ class Linker:
 
     @contextmanager
     def _timed(self, stage: str) -> Any:
+        """Time the block as ``stage`` and note the process's peak memory after it (in
+        :attr:`peak_rss`: where it rises is the stage that set it); a block that runs out
+        of memory names its stage."""
         notify(stage)
         start = time.perf_counter()
-        yield
+        try:
+            yield
+        except (duckdb.OutOfMemoryException, MemoryError):
+            log.debug("%s ran out of memory", stage, exc_info=True)
+            raise ResourceLimitError(
+                f"the {stage} stage ran out of memory under a memory limit of "
+                f"{self.limits.memory_limit}: raise it with --memory-limit (memory_limit= "
+                "in the API), or link fewer records at once", stage=stage) from None
         self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
+        self.peak_rss[stage] = peak_rss_bytes()
         log.info("%s took %.2fs", stage, self.timings[stage])
 
     @property
@@ -774,10 +796,10 @@ class Linker:
         with self._timed("cluster"):
             cluster_pairs(self.con, threshold,
                           cannot_link_below=self.settings.cannot_link_below)
-        return self.con.execute(
-            "SELECT r.source, r.record_id, c.cluster_id FROM clusters c JOIN records r "
-            "USING (uid) ORDER BY c.uid"
-        ).df()
+            return self.con.execute(
+                "SELECT r.source, r.record_id, c.cluster_id FROM clusters c JOIN records r "
+                "USING (uid) ORDER BY c.uid"
+            ).df()
 
     def save_model(self, path: str | Path) -> None:
         """Save the trained model as JSON (training first if needed)."""
@@ -787,8 +809,9 @@ class Linker:
         self._model.save(path)
 
     def close(self) -> None:
-        """Close the DuckDB connection."""
+        """Close the DuckDB connection and remove its private spill folder."""
         self.con.close()
+        self.limits.release()
 
     def __enter__(self) -> Linker:
         return self

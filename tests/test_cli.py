@@ -73,7 +73,7 @@ def test_dedupe_under_a_small_memory_limit_spills_and_gives_the_same_clusters(
     code = main(["dedupe", str(left), str(right), "--out", str(tmp_path / "y.csv"),
                  "--memory-limit", "8MB"])
     err = capsys.readouterr().err
-    assert code == 2 and "out of memory under --memory-limit 8MB" in err
+    assert code == 2 and "stage ran out of memory under a memory limit of 8MB" in err
     assert len(err.strip().splitlines()) == 1
 
 
