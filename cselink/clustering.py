@@ -18,13 +18,16 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from .schema import CLUSTERS_TABLE, SCORES_TABLE
 
 
 def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    # Imported here: scipy is slow to import, and a link without
+    # clustering (or a single search) never needs it.
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n))
     return connected_components(graph, directed=False)[1]
 
