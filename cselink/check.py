@@ -161,15 +161,19 @@ class _Steps:
             self._progress.stop()
 
     @contextmanager
-    def step(self, key: str, text: str) -> Iterator[None]:
+    def step(self, key: str, text: str) -> Iterator[list[str]]:
+        """Time and show one step; what the block appends to the list it is given (counts,
+        never personal data) is shown after the step's words when it ends."""
         task = self._progress.add_task(text, total=1) if self._progress is not None else None
         start = time.perf_counter()
+        counts: list[str] = []
         try:
-            yield
+            yield counts
         finally:
             self.timings[key] = self.timings.get(key, 0.0) + time.perf_counter() - start
             if task is not None:
-                self._progress.update(task, completed=1)
+                done = f"{text}: {', '.join(counts)}" if counts else text
+                self._progress.update(task, completed=1, description=done)
             log.info("check: %s took %.2fs", key, self.timings[key])
 
 
@@ -954,23 +958,28 @@ def run_check(
     con = duckdb.connect()
     try:
         with _Steps(options.progress) as steps:
-            with steps.step("referrals", "Reading the referrals"):
+            with steps.step("referrals", "Reading the referrals") as counts:
                 queries = _load_referrals(con, ref_src)
+                counts.append(f"{len(queries):,} referrals")
                 contact_input = None if contacts is None else load_contacts(
                     con, contacts, queries["record_id"].astype(str).tolist())
             text = ("Opening the index of agency records" if options.database is not None
                     else "Reading and standardising the agency records")
-            with steps.step("agencies", text):
+            with steps.step("agencies", text) as counts:
                 linker = _agency_linker(agency, settings, model, options.database,
                                         options.memory_limit)
+                counts.append(f"{len(agency)} agencies")
             try:
                 if linker.model is None:
                     with steps.step("train", "Training the model"):
                         linker.fit()
-                with steps.step("link", "Linking the agency records with each other"):
+                with steps.step("link", "Linking the agency records with each other") as counts:
                     agency_pairs = linker.predict(threshold=options.possible_threshold)
-                with steps.step("search", "Searching the agency records for each referral"):
+                    counts.append(f"{len(agency_pairs):,} pairs kept")
+                with steps.step("search",
+                                "Searching the agency records for each referral") as counts:
                     found = linker.search(queries, threshold=0.0)
+                    counts.append(f"{len(found):,} candidates")
                 if contact_input is not None:
                     with steps.step("contacts", "Searching the agency records for each contact"):
                         contact_search = search_contacts(linker, contact_input, options.date)
