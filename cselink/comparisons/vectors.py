@@ -162,13 +162,21 @@ def short_form_sql(a: str, b: str) -> str:
     forms are made one of these two ways, and children are recorded under the one they
     use; a name table cannot list them all.
     """
-    def one_way(s: str, t: str) -> str:
+    def stem_starts(s: str, t: str) -> str:
         stem = _short_stem_sql(s)
-        return (f"length({s}) < length({t}) AND ((length({stem}) >= {SHORT_FORM_MIN_STEM} "
-                f"AND starts_with({t}, {stem})) OR (length({s}) >= {SHORT_FORM_MIN_TAIL} "
-                f"AND ends_with({t}, {s})))")
+        return f"length({stem}) >= {SHORT_FORM_MIN_STEM} AND starts_with({t}, {stem})"
 
-    return f"coalesce(({one_way(a, b)}) OR ({one_way(b, a)}), FALSE)"
+    def tail_ends(s: str, t: str) -> str:
+        return (f"length({s}) >= {SHORT_FORM_MIN_TAIL} AND length({s}) < length({t}) "
+                f"AND ends_with({t}, {s})")
+
+    # A CASE, so the stems (four regular expressions) are worked out only for the names
+    # that share their first letters, as a kept stem must.
+    n = SHORT_FORM_MIN_STEM
+    clipped = (f"CASE WHEN left({a}, {n}) = left({b}, {n}) AND length({a}) < length({b}) "
+               f"THEN {stem_starts(a, b)} WHEN left({a}, {n}) = left({b}, {n}) "
+               f"AND length({b}) < length({a}) THEN {stem_starts(b, a)} ELSE FALSE END")
+    return f"coalesce(({clipped}) OR ({tail_ends(a, b)}) OR ({tail_ends(b, a)}), FALSE)"
 
 
 def name_features_sql(
