@@ -1,7 +1,8 @@
 """What the data says about itself, before blocking: households, twins and the home fields.
 
-Reads ``records`` (and the name tables the comparisons read); writes nothing that outlives
-the call. The answers shape the model instead of a data-set profile chosen by a user:
+Reads ``records``, ``name_alts``, ``name_tokens`` and ``tf_fn``; writes ``learned_names``
+(and adds its pairs to ``name_alts``) and sets ``records.known_twin``. The answers shape the
+model instead of a data-set profile chosen by a user:
 
 * **Households.** Pairs of records *within one source* that share a family name and a
   home but were born at clearly different times under clearly different forenames are
@@ -19,10 +20,12 @@ the call. The answers shape the model instead of a data-set profile chosen by a 
   it. Twins' name pairs do not recur across households beyond what chance gives common
   names. Pairs that recur far more often than the names' own frequencies predict are
   learned (:func:`learn_names`) and join the curated ones in ``name_alts``.
-* **Twin-like pairs.** Pairs with the same family name, date of birth and home but clearly
-  different forenames are counted within sources (twins: an agency holds both) and across
-  sources (twins, or one child recorded under another forename), by whether their
-  recorded sexes agree. The opposite-sex pairs (twins only) tell how many of the same-sex
+* **Twin-like pairs.** A family of which some agency holds two children born the same day
+  under different forenames has twins (``records.known_twin``): its twin-like pairs are the
+  twins. Pairs with the same family name, date of birth and home but clearly different
+  forenames are counted within sources (twins: an agency holds both) and across sources in
+  the other families (twins, or one child recorded under another forename), by whether
+  their recorded sexes agree. The opposite-sex pairs (twins only) tell how many of the same-sex
   pairs across sources are twins; the rest are one person: the guard's probability,
   learned instead of fixed (:func:`estimate_twins_probability`).
 
@@ -61,8 +64,8 @@ MIN_SIBLING_SHARE: Final[float] = 0.01
 #: in at least this many households (a single household, or two, proves nothing: twins
 #: are sometimes given related names) ...
 MIN_HOUSEHOLDS: Final[int] = 3
-#: ... and when chance (the two names' own frequencies among such pairs) would give that
-#: many less often than this (a Poisson tail, small enough for thousands of name pairs).
+#: ... and when chance (the two names' shares among all forenames) would give that many
+#: less often than this (a Poisson tail, small enough for thousands of name pairs).
 MAX_CHANCE: Final[float] = 1e-6
 
 #: The share of twin pairs of opposite sex: half of non-identical twins, who are about two
