@@ -211,11 +211,19 @@ class Linker:
         self._model = (Model.from_dict(json.loads(meta["model"]), file=str(path))
                        if meta.get("model") else None)
         self.sources = [Source(n, str(path)) for n in json.loads(meta["sources"])]
-        # An index from before the profile: profile its records now (read-only indexes too;
-        # the profile writes temporary tables only).
-        self.profile = (DataProfile.from_dict(json.loads(meta["profile"])) if meta.get("profile")
-                        else profile_data(self.con, twins_guard=(
-                            self.settings.twins_probability is not None)))
+        if meta.get("profile"):
+            self.profile = DataProfile.from_dict(json.loads(meta["profile"]))
+        else:
+            # An index from before the data profile: profile its records now (which marks
+            # known twins and stores learned names, so it needs to write).
+            if read_only:
+                raise UsageError("the index was built by an earlier cselink: open it once "
+                                 "without read_only to bring it up to date", file=str(path))
+            self.con.execute("ALTER TABLE records ADD COLUMN IF NOT EXISTS known_twin "
+                             "BOOLEAN DEFAULT FALSE")
+            self.profile = profile_data(
+                self.con, twins_guard=self.settings.twins_probability is not None,
+                seed=self.settings.seed)
         self.timings = {}
         self.peak_rss = {}
         self.blocking_stats = []

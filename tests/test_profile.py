@@ -136,3 +136,23 @@ def test_reasons_quote_the_names_that_differ() -> None:
         pairs = linker.predict(0.0)
     row = pairs[(pairs.record_id_l == "e0") & (pairs.record_id_r == "h0")].iloc[0]
     assert "('amira' / 'amirah')" in row["reasons"]
+
+
+def test_an_index_from_before_the_profile_is_brought_up_to_date(tmp_path) -> None:
+    from cselink.errors import UsageError
+
+    db = tmp_path / "index.duckdb"
+    with Linker(_families(with_siblings=True), database=db) as linker:
+        linker.fit()
+        expected = linker.profile
+    # As an earlier cselink left it: no profile in the meta table, no known_twin column.
+    with Linker.open(db) as linker:
+        linker.con.execute("DELETE FROM cselink_meta WHERE key = 'profile'")
+        linker.con.execute("ALTER TABLE records DROP COLUMN known_twin")
+    with pytest.raises(UsageError, match="earlier cselink"):
+        Linker.open(db, read_only=True)
+    with Linker.open(db) as linker:
+        assert linker.profile.households == expected.households
+        assert linker.profile.sibling_pairs == expected.sibling_pairs
+        pairs = linker.predict(0.5)
+    assert len(pairs) > 0
