@@ -21,7 +21,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     # contenders: the peers and cselink's runner
     frozenset({"peers", "cselink_runner"}),
     # benchmarks: what runs the contenders and writes results
-    frozenset({"quality", "speed", "screenshot", "contacts_quality"}),
+    frozenset({"quality", "speed", "screenshot", "contacts_quality", "scale_pairs"}),
 )
 
 
