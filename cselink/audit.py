@@ -337,7 +337,7 @@ def contacts_audit(result: Any) -> dict[str, Any]:
     Args:
         result: a :class:`cselink.contacts.ContactsResult`.
     """
-    counts = {str(k): int(v) for k, v in result.counts().items()}
+    counts: dict[str, Any] = {str(k): int(v) for k, v in result.counts().items()}
     counts["rejected_by_reason"] = (
         {str(k): int(v) for k, v in result.rejects.groupby("reason").size().items()}
         if len(result.rejects) else {})

@@ -732,7 +732,7 @@ def generate_frames(config: SynthConfig) -> SynthFrames:
     )
     if config.contacts:
         frames = add_contacts(config, frames, GeneratorParts(
-            monikers=tables.monikers, exports=_EXPORTS, canonical_frame=_canonical_frame,
+            monikers=tuple(tables.monikers), exports=_EXPORTS, canonical_frame=_canonical_frame,
             native_frame=_native_frame, style=_style))
     logger.info(
         "synthetic population: %d people, %d records, %d referrals in %.2f s",
