@@ -106,7 +106,6 @@ class DataProfile:
         twin_pairs_within: within-source pairs with the same family name, date of birth
             and home and clearly different forenames.
         twin_pairs_across: the same across sources.
-        pairs_within, pairs_across: all record pairs within and across sources.
         households: whether households are present (decides the next two).
         comparisons: the comparisons chosen for the model.
         twins_guard: whether the twins-and-siblings guard is needed.
@@ -121,8 +120,6 @@ class DataProfile:
     sibling_pairs: int
     twin_pairs_within: int
     twin_pairs_across: int
-    pairs_within: float
-    pairs_across: float
     households: bool
     comparisons: tuple[str, ...]
     twins_guard: bool
@@ -274,14 +271,6 @@ def mark_known_twins_sql(records_table: str = "records", alts_table: str = "name
     """
 
 
-def _count_pairs(con: duckdb.DuckDBPyConnection) -> tuple[int, float, float]:
-    sizes = [float(r[0]) for r in con.execute(
-        "SELECT count(*) FROM records GROUP BY source").fetchall()]
-    n = sum(sizes)
-    within = sum(s * (s - 1) / 2 for s in sizes)
-    return int(n), within, n * (n - 1) / 2 - within
-
-
 def profile_data(con: duckdb.DuckDBPyConnection, *, twins_guard: bool = True,
                  learn: bool = True, seed: int = 42) -> DataProfile:
     """Count households and twin-like pairs in ``records`` and decide the model's shape.
@@ -295,7 +284,7 @@ def profile_data(con: duckdb.DuckDBPyConnection, *, twins_guard: bool = True,
     """
     from .scoring.fellegi_sunter import relatives_sql
 
-    n, pairs_within, pairs_across = _count_pairs(con)
+    n = int(con.execute(f"SELECT count(*) FROM {RECORDS_TABLE}").fetchall()[0][0])
     con.execute(family_pairs_sql())
     learned: list[dict[str, Any]] = []
     if learn:
@@ -345,7 +334,7 @@ def profile_data(con: duckdb.DuckDBPyConnection, *, twins_guard: bool = True,
     households = n < MIN_PROFILE_RECORDS or siblings >= MIN_SIBLING_SHARE * n
     profile = DataProfile(
         records=n, sibling_pairs=siblings, twin_pairs_within=twins_within,
-        twin_pairs_across=twins_across, pairs_within=pairs_within, pairs_across=pairs_across,
+        twin_pairs_across=twins_across,
         twin_sexes_within=(within_same, within_other),
         twin_sexes_across=(across_same, across_other),
         households=households,

@@ -110,7 +110,7 @@ def test_a_forename_pair_recurring_across_households_is_learned(households: int)
 
 def _profile(within: tuple[int, int], across: tuple[int, int]) -> DataProfile:
     return DataProfile(records=1000, sibling_pairs=200, twin_pairs_within=sum(within),
-                       twin_pairs_across=sum(across), pairs_within=1e5, pairs_across=1e5,
+                       twin_pairs_across=sum(across),
                        households=True, comparisons=WITH_HOUSEHOLDS, twins_guard=True,
                        twin_sexes_within=within, twin_sexes_across=across)
 
