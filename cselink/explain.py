@@ -12,6 +12,7 @@ birth swapped; same postcode sector".
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -102,8 +103,21 @@ REASON_NAME_COLUMNS: tuple[str, ...] = (*_NAME_COLUMNS["forename"], *_NAME_COLUM
 _LEARNED_TEXT = "forenames '{l}' and '{r}' written both ways for {n} young people in these records"
 
 
+#: The two main names where they differ, after a level's words.
+_QUOTED_NAMES = " ('{l}' / '{r}')"
+_FIELD = re.compile(r"\{(\w+)\}")
+
+
 def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def _template_sql(template: str, **columns: str) -> str:
+    """A ``str.format`` template as SQL concatenation, each field a SQL expression: the
+    same words :func:`_level_text` formats in Python."""
+    parts = _FIELD.split(template)  # literal, field, literal, field, ..., literal
+    return " || ".join(_sql_literal(p) if i % 2 == 0 else columns[p]
+                       for i, p in enumerate(parts) if i % 2 or p)
 
 
 def _level_text_sql(name: str, label: str, description: str) -> str:
@@ -115,16 +129,11 @@ def _level_text_sql(name: str, label: str, description: str) -> str:
         text = f"coalesce({phrase}, {text})"
     if name in _NAME_COLUMNS and label in _QUOTED_LEVELS:
         left, right = _NAME_COLUMNS[name]
-        opening, between, closing = (_sql_literal(t) for t in (" ('", "' / '", "')"))
-        quoted = f"{opening} || {left} || {between} || {right} || {closing}"
+        quoted = _template_sql(_QUOTED_NAMES, l=left, r=right)
         text = (f"{text} || CASE WHEN {left} IS NOT NULL AND {right} IS NOT NULL "
                 f"AND {left} <> {right} THEN {quoted} ELSE '' END")
         if label == "nickname_or_spelling" and name == "forename":
-            head, rest = _LEARNED_TEXT.split("{l}")
-            middle, rest = rest.split("{r}")
-            between, tail = rest.split("{n}")
-            learned = (f"{_sql_literal(head)} || {left} || {_sql_literal(middle)} || {right} || "
-                       f"{_sql_literal(between)} || fn_learned::VARCHAR || {_sql_literal(tail)}")
+            learned = _template_sql(_LEARNED_TEXT, l=left, r=right, n="fn_learned::VARCHAR")
             text = f"CASE WHEN fn_learned IS NOT NULL THEN {learned} ELSE {text} END"
     return text
 
@@ -142,7 +151,7 @@ def _level_text(name: str, label: str, description: str, row: Mapping[str, Any],
                 and _present(row.get("fn_learned"))):
             return _LEARNED_TEXT.format(l=left, r=right, n=int(row["fn_learned"]))
         if _present(left) and _present(right) and left != right:
-            text = f"{text} ('{left}' / '{right}')"
+            text = text + _QUOTED_NAMES.format(l=left, r=right)
     return text
 
 
